@@ -1,0 +1,94 @@
+"""A model bound to its architecture spec: named components at layers, resolved to real modules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from torch import nn
+
+from amend.architectures.spec import ArchSpec
+from amend.architectures.table import spec_for
+
+
+class Component(str, Enum):
+    """Activations methods read or change, named independently of any architecture."""
+
+    BLOCK_OUTPUT = "block_output"  # the residual stream after a decoder layer
+    MLP_KEY = "mlp_key"  # input of the MLP output projection (the key k of y = W k + b)
+    MLP_OUTPUT = "mlp_output"  # output of the MLP output projection
+    ATTN_OUTPUT = "attn_output"  # output of the attention output projection
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where an activation lives: a component at a layer."""
+
+    component: Component
+    layer: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "component", Component(self.component))
+
+
+@dataclass(frozen=True)
+class Anatomy:
+    """Resolves components of one model to its modules; the only place module paths are followed."""
+
+    model: nn.Module
+    spec: ArchSpec
+    model_type: str
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.layers)
+
+    @property
+    def layers(self) -> nn.ModuleList:
+        return self.model.get_submodule(self.spec.layers)
+
+    @property
+    def hidden_size(self) -> int:
+        config = self.model.config
+        return getattr(config, "hidden_size", None) or config.n_embd
+
+    @property
+    def context_length(self) -> int:
+        return int(getattr(self.model.config, self.spec.position_limit, 0) or 2048)
+
+    def layer_path(self, layer: int) -> str:
+        self._check_layer(layer)
+        return f"{self.spec.layers}.{layer}"
+
+    def mlp_out_proj_name(self, layer: int) -> str:
+        """Full module name of the MLP output projection at ``layer`` (the weight ROME/MEMIT rewrite)."""
+        return f"{self.layer_path(layer)}.{self.spec.mlp_out_proj}"
+
+    def attn_out_proj_name(self, layer: int) -> str:
+        return f"{self.layer_path(layer)}.{self.spec.attn_out_proj}"
+
+    def module(self, name: str) -> nn.Module:
+        return self.model.get_submodule(name)
+
+    def site_module(self, site: Site) -> tuple[nn.Module, str]:
+        """The module whose hook observes ``site`` and whether the activation is its ``input`` or ``output``."""
+        component = site.component
+        if component is Component.BLOCK_OUTPUT:
+            return self.module(self.layer_path(site.layer)), "output"
+        if component is Component.MLP_KEY:
+            return self.module(self.mlp_out_proj_name(site.layer)), "input"
+        if component is Component.MLP_OUTPUT:
+            return self.module(self.mlp_out_proj_name(site.layer)), "output"
+        if component is Component.ATTN_OUTPUT:
+            return self.module(self.attn_out_proj_name(site.layer)), "output"
+        raise ValueError(f"unknown component {component!r}")
+
+    def _check_layer(self, layer: int) -> None:
+        if not 0 <= layer < self.num_layers:
+            raise IndexError(f"layer {layer} out of range: the model has {self.num_layers} layers")
+
+
+def anatomy(model: nn.Module) -> Anatomy:
+    """Bind ``model`` to the architecture table row of its ``config.model_type``."""
+    model_type = model.config.model_type
+    return Anatomy(model=model, spec=spec_for(model_type), model_type=model_type)

@@ -1,0 +1,1 @@
+"""The ``amend`` command line."""

@@ -1,0 +1,118 @@
+"""``amend``: edit, apply and list from the command line. Every subcommand has ``--help``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from amend.errors import AmendError
+
+app = typer.Typer(
+    help="Knowledge editing for language models.\n\nExamples:\n\n"
+    "  amend ls\n\n"
+    "  amend edit --model gpt2-xl --method rome --requests edits.json --out runs/eiffel\n\n"
+    "  amend apply runs/eiffel --model gpt2-xl --save-model runs/eiffel-model",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+
+ModelOption = Annotated[str, typer.Option("--model", "-m", help="Local directory or hub id of a causal LM.")]
+
+
+@app.command()
+def edit(
+    model: ModelOption,
+    requests: Annotated[Path, typer.Option(help="JSON list or JSONL file of edit requests.", exists=True)],
+    out: Annotated[Path, typer.Option(help="Directory the patch is written to.")],
+    method: Annotated[str, typer.Option(help="Editing method (see `amend ls`).")] = "rome",
+    config: Annotated[Path | None, typer.Option(help="JSON file of method config fields.", exists=True)] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Config override key=value (repeatable).")] = None,
+    corpus: Annotated[Path | None, typer.Option(help="Text file (one document per line) for key statistics.")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Statistics cache directory.")] = None,
+    save_model: Annotated[bool, typer.Option(help="Also save the edited model to OUT/model.")] = False,
+    device: Annotated[str, typer.Option(help="torch device.")] = "cpu",
+) -> None:
+    """Edit a model and write the patch (and optionally the edited model)."""
+    from amend.cli.loading import load_model, load_requests, parse_overrides
+    from amend.editing import edit as run_edit
+    from amend.stats import Corpus
+
+    overrides = parse_overrides(set_, config)
+    edit_requests = load_requests(requests)
+    lm, tokenizer = load_model(model, device)
+    patch = run_edit(
+        lm, tokenizer, edit_requests, method,
+        cache_dir=cache_dir, corpus=Corpus.from_file(corpus) if corpus else None, progress=True, **overrides,
+    )
+    patch.save(out)
+    console.print(f"[green]edited[/] {len(edit_requests)} request(s) with {patch.method}; patch written to {out}")
+    if save_model:
+        lm.save_pretrained(out / "model")
+        tokenizer.save_pretrained(out / "model")
+        console.print(f"edited model saved to {out / 'model'}")
+
+
+@app.command()
+def apply(
+    patch_dir: Annotated[Path, typer.Argument(help="A directory written by `amend edit`.", exists=True)],
+    model: ModelOption,
+    save_model: Annotated[Path, typer.Option(help="Where to save the patched model.")],
+    device: Annotated[str, typer.Option(help="torch device.")] = "cpu",
+) -> None:
+    """Apply a saved patch to the model it was computed on and save the result."""
+    from amend.cli.loading import load_model
+    from amend.patch import Patch
+
+    lm, tokenizer = load_model(model, device)
+    Patch.load(patch_dir).apply(lm)
+    lm.save_pretrained(save_model)
+    tokenizer.save_pretrained(save_model)
+    console.print(f"[green]applied[/] {patch_dir} and saved the model to {save_model}")
+
+
+@app.command("ls")
+def list_(
+    method: Annotated[str | None, typer.Option(help="Show one method's config fields.")] = None,
+) -> None:
+    """List editing methods and supported architectures (or one method's options)."""
+    from amend.architectures import ARCHITECTURES
+    from amend.methods import METHODS, load_method
+
+    if method:
+        config_cls = load_method(method).config_cls
+        table = Table("field", "default", "meaning", title=f"{method} ({config_cls.__name__})")
+        defaults = config_cls()
+        for name, text in config_cls.help().items():
+            table.add_row(name, repr(getattr(defaults, name)), text)
+        console.print(table)
+        return
+    methods = Table("method", "implementation", title="methods")
+    for name, target in sorted(METHODS.items()):
+        methods.add_row(name, target)
+    console.print(methods)
+    archs = Table("model_type", "layers", "edited MLP projection", "attention output", title="architectures")
+    for model_type, spec in sorted(ARCHITECTURES.items()):
+        archs.add_row(model_type, spec.layers, spec.mlp_out_proj, spec.attn_out_proj)
+    console.print(archs)
+
+
+@app.command()
+def demo() -> None:
+    """Edit a fact with ROME, show the model before and after, and revert."""
+    from amend.cli.demo import run_demo
+
+    run_demo(console)
+
+
+def main() -> None:
+    """Console-script entry point: amend errors become one clear line and exit code 2."""
+    try:
+        app()
+    except AmendError as err:
+        console.print(f"[red]error:[/] {err}")
+        raise SystemExit(2) from None

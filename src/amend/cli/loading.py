@@ -1,0 +1,55 @@
+"""Loading models, tokenizers, requests and option overrides for the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from amend.errors import ConfigError, RecordError
+from amend.records import EditRequest
+
+
+def load_model(name_or_path: str, device: str = "cpu", dtype: str = "float32"):
+    """A causal LM and its tokenizer from a local directory or a hub id (the hub needs the network)."""
+    model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=getattr(torch, dtype))
+    tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+    return model.to(device).eval(), tokenizer
+
+
+def load_requests(path: str | Path) -> list[EditRequest]:
+    """Edit requests from a JSON list or a JSONL file of request objects (``EditRequest.to_dict`` form)."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8-sig")
+    try:
+        records = json.loads(text)
+    except json.JSONDecodeError:
+        records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    if isinstance(records, dict):
+        records = [records]
+    if not isinstance(records, list):
+        raise RecordError("<file>", "<root>", "expected a list of request objects", source=str(path))
+    requests = []
+    for index, record in enumerate(records):
+        try:
+            requests.append(EditRequest.from_dict(record, record_id=index))
+        except RecordError as err:
+            raise RecordError(err.record_id, err.field, err.problem, source=str(path)) from None
+    return requests
+
+
+def parse_overrides(pairs: list[str] | None, config_file: Path | None = None) -> dict[str, Any]:
+    """``key=value`` pairs (values parsed as JSON when they parse, else kept as strings) over a JSON file."""
+    values: dict[str, Any] = json.loads(config_file.read_text()) if config_file else {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value, got {pair!r}")
+        try:
+            values[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[key.strip()] = raw
+    return values

@@ -1,0 +1,49 @@
+"""The errors amend raises.
+
+Every error a user can cause derives from :class:`AmendError`, so ``except amend.AmendError`` catches all of
+them; each message says what was wrong and, where it can, what to do instead.
+"""
+
+from __future__ import annotations
+
+
+class AmendError(Exception):
+    """Base class of every error amend raises on purpose."""
+
+
+class ConfigError(AmendError, ValueError):
+    """A method configuration or option that cannot work (unknown field, contradictory values)."""
+
+
+class RecordError(AmendError, ValueError):
+    """A bad edit request or dataset record; names the record and the field at fault."""
+
+    def __init__(self, record_id: object, field: str, problem: str, *, source: str | None = None):
+        self.record_id = record_id
+        self.field = field
+        self.problem = problem
+        self.source = source
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}record {record_id!r}, field '{field}': {problem}")
+
+
+class UnsupportedArchitecture(AmendError, KeyError):
+    """A model whose ``config.model_type`` is not in amend's architecture table."""
+
+    def __str__(self) -> str:  # KeyError would otherwise print the message quoted
+        return str(self.args[0])
+
+
+class UnknownMethod(AmendError, KeyError):
+    """A method name that is not registered."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class EditFailed(AmendError, RuntimeError):
+    """An edit that could not be completed; the model has been left exactly as it was."""
+
+
+class PatchMismatch(AmendError, ValueError):
+    """A patch applied to a model it was not computed for (other fingerprint, missing module, wrong shape)."""

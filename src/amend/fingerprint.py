@@ -1,0 +1,43 @@
+"""A model fingerprint: what a patch and a statistics cache are tied to.
+
+It hashes the architecture config and, for every parameter, its name, shape, dtype and the exact bytes of up to
+``SAMPLES`` evenly spaced entries. That tells apart any two checkpoints (and a model before and after an edit,
+which changes whole rows or columns), costs milliseconds even for billions of parameters, and is identical on
+every machine for the same weights and dtype.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import torch
+from torch import nn
+
+SAMPLES = 4096
+_VOLATILE_CONFIG_KEYS = {"_name_or_path", "transformers_version", "torch_dtype", "dtype", "_commit_hash"}
+
+
+def fingerprint(model: nn.Module) -> str:
+    """Hex digest identifying the model's architecture and weights."""
+    digest = hashlib.sha256()
+    config = {k: v for k, v in model.config.to_dict().items() if k not in _VOLATILE_CONFIG_KEYS}
+    digest.update(json.dumps(config, sort_keys=True, default=str).encode())
+    for name, param in sorted(model.state_dict(keep_vars=True).items()):
+        digest.update(f"{name}|{tuple(param.shape)}|{param.dtype}".encode())
+        digest.update(_sample_bytes(param.detach()))
+    return digest.hexdigest()
+
+
+def tensor_digest(tensor: torch.Tensor) -> str:
+    """Exact hash of a whole tensor (used to check a weight is still what a patch wrote)."""
+    flat = tensor.detach().contiguous().view(-1).cpu()
+    return hashlib.sha256(flat.view(torch.uint8).numpy().tobytes()).hexdigest()
+
+
+def _sample_bytes(tensor: torch.Tensor) -> bytes:
+    flat = tensor.reshape(-1)
+    if flat.numel() > SAMPLES:
+        index = torch.linspace(0, flat.numel() - 1, SAMPLES, device=flat.device).long()
+        flat = flat[index]
+    return flat.contiguous().cpu().view(torch.uint8).numpy().tobytes()

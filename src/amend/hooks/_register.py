@@ -1,0 +1,81 @@
+"""The single place amend registers PyTorch hooks; every hook is removed when its context exits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+import torch
+from torch import nn
+
+from amend.architectures.anatomy import Anatomy, Component, Site
+
+# A transform receives the activation tensor (batch, seq, width) and returns its replacement (or None to keep).
+Transform = Callable[[torch.Tensor], torch.Tensor | None]
+
+
+@contextmanager
+def hook_site(anatomy: Anatomy, site: Site, transform: Transform) -> Iterator[None]:
+    """Run ``transform`` on the activation at ``site`` during every forward pass inside the block."""
+    module, kind = anatomy.site_module(site)
+    handles = []
+    if anatomy.spec.mlp_flattens_tokens and site.component in (Component.MLP_KEY, Component.MLP_OUTPUT):
+        shape: list[torch.Size] = []
+        layer = anatomy.module(anatomy.layer_path(site.layer))
+        handles.append(layer.register_forward_pre_hook(_remember_batch_shape(shape), with_kwargs=True))
+        transform = _unflattened(transform, shape)
+    handles.append(_register(module, kind, transform))
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+@contextmanager
+def hook_sites(anatomy: Anatomy, transforms: dict[Site, Transform]) -> Iterator[None]:
+    with ExitStack() as stack:
+        for site, transform in transforms.items():
+            stack.enter_context(hook_site(anatomy, site, transform))
+        yield
+
+
+def _register(module: nn.Module, kind: str, transform: Transform) -> torch.utils.hooks.RemovableHandle:
+    if kind == "input":
+
+        def pre_hook(_module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+            new = transform(args[0])
+            return None if new is None else (new, *args[1:])
+
+        return module.register_forward_pre_hook(pre_hook)
+
+    def hook(_module: nn.Module, _args: tuple[Any, ...], output: Any) -> Any:
+        # Decoder layers return a tensor in recent transformers and a tuple in others (GPT-J).
+        hidden = output[0] if isinstance(output, tuple) else output
+        new = transform(hidden)
+        if new is None:
+            return None
+        return (new, *output[1:]) if isinstance(output, tuple) else new
+
+    return module.register_forward_hook(hook)
+
+
+def _remember_batch_shape(shape: list[torch.Size]):
+    def pre_hook(_module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        hidden = args[0] if args else kwargs["hidden_states"]
+        shape[:] = [hidden.shape[:2]]
+
+    return pre_hook
+
+
+def _unflattened(transform: Transform, shape: list[torch.Size]) -> Transform:
+    """Give ``transform`` (batch, seq, width) views of (batch·seq, width) activations."""
+
+    def wrapped(hidden: torch.Tensor) -> torch.Tensor | None:
+        if hidden.dim() != 2:
+            return transform(hidden)
+        new = transform(hidden.view(*shape[0], hidden.shape[-1]))
+        return None if new is None else new.reshape(hidden.shape)
+
+    return wrapped

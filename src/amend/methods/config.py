@@ -1,0 +1,71 @@
+"""The base of every method configuration: a dataclass with documented fields and per-architecture defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypeVar
+
+from amend.errors import ConfigError
+
+C = TypeVar("C", bound="MethodConfig")
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodConfig:
+    """Base class. Subclasses declare fields with ``help`` metadata and a table of per-architecture defaults.
+
+    Defaults are layered, later winning: the dataclass defaults, ``ARCH_DEFAULTS[config.model_type]``, the
+    model's own ``config.amend_defaults[method]`` (a model can ship the settings that suit it, as the knowledge-world
+    model does), and finally the caller's overrides.
+    """
+
+    method: ClassVar[str] = ""
+    ARCH_DEFAULTS: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+
+    @classmethod
+    def for_model(cls: type[C], model: Any, **overrides: Any) -> C:
+        """The configuration for ``model``: defaults for its architecture, then its own, then ``overrides``."""
+        model_config = model.config
+        values: dict[str, Any] = dict(cls.ARCH_DEFAULTS.get(model_config.model_type, {}))
+        values.update(cls.arch_derived(model_config, values))
+        shipped = (getattr(model_config, "amend_defaults", None) or {}).get(cls.method, {})
+        values.update(shipped)
+        values.update(overrides)
+        return cls.from_dict(values)
+
+    @classmethod
+    def arch_derived(cls, model_config: Any, values: dict[str, Any]) -> dict[str, Any]:
+        """Defaults computed from the model's config (e.g. a layer scaled to its depth). Override in subclasses."""
+        return {}
+
+    @classmethod
+    def from_dict(cls: type[C], values: Mapping[str, Any]) -> C:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ConfigError(
+                f"{cls.__name__} has no field(s) {unknown}; its fields are: {', '.join(sorted(names))}"
+            )
+        kwargs = {name: _as_field_type(value) for name, value in values.items()}
+        return cls(**kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def help(cls) -> dict[str, str]:
+        """Field name -> its documentation (shown by ``amend ls --method``)."""
+        return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}
+
+
+def _as_field_type(value: Any) -> Any:
+    """JSON gives lists where configs hold tuples (hashable, immutable)."""
+    if isinstance(value, list):
+        return tuple(_as_field_type(v) for v in value)
+    return value
+
+
+def option(default: Any, help: str) -> Any:  # noqa: A002 - mirrors dataclasses' metadata key
+    """A dataclass field with its documentation."""
+    return dataclasses.field(default=default, metadata={"help": help})

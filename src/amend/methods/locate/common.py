@@ -1,0 +1,43 @@
+"""Resources a locate-then-edit method gathers before writing: its context templates and key statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from amend.methods.base import EditMethod
+from amend.methods.locate.config import LocateConfig
+from amend.methods.locate.solve import covariance
+from amend.methods.locate.templates import ContextTemplates, sample_context_templates
+from amend.stats import Corpus
+
+
+def context_templates(method: EditMethod, config: LocateConfig) -> ContextTemplates:
+    """The configured templates, or templates sampled from the model with the configured seed."""
+    if config.context_templates is not None:
+        return ContextTemplates.with_prefixes(config.context_templates)
+    return sample_context_templates(
+        method.model,
+        method.tokenizer,
+        config.template_lengths,
+        config.template_prompts,
+        seed=config.template_seed,
+    )
+
+
+def key_covariances(method: EditMethod, config: LocateConfig, layers: Sequence[int]) -> dict[int, torch.Tensor]:
+    """E[k kᵀ] (float64) of the MLP keys at each layer, from the cache or computed in one pass."""
+    resources = method.resources
+    corpus = resources.corpus or Corpus.resolve(config.stats_corpus)
+    moments = resources.stats.second_moments(
+        method.anatomy,
+        method.tokenizer,
+        layers,
+        corpus,
+        config.stats_settings(),
+        progress=resources.progress,
+        model_id=resources.base_fingerprint,
+    )
+    d_in = next(iter(moments.values())).total.shape[0]
+    return {layer: covariance(moment, d_in) for layer, moment in moments.items()}

@@ -1,0 +1,57 @@
+"""Settings shared by the locate-then-edit family (ROME, MEMIT, AlphaEdit, CoME, EMMET, PMET)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from amend.methods.config import MethodConfig, option
+from amend.methods.locate.target import TargetSettings
+from amend.stats import StatsSettings
+
+
+@dataclasses.dataclass(frozen=True)
+class LocateConfig(MethodConfig):
+    """Target-vector optimisation (spec §0.4), context templates (§0.1) and covariance statistics (§0.5)."""
+
+    v_num_grad_steps: int = option(20, "Iterations of the target-vector optimisation (at most N-1 Adam steps).")
+    v_lr: float = option(0.5, "Adam learning rate of the target-vector optimisation.")
+    v_weight_decay: float = option(0.5, "Weight of the decay term ‖δ‖/‖h₀‖² (un-squared norm, as the originals).")
+    clamp_norm_factor: float = option(4.0, "δ is rescaled to at most this multiple of ‖h₀‖ after every step.")
+    kl_factor: float = option(0.0625, "Weight κ of KL(p_δ‖p_0) on the 'essence' prompt (kl_prompt).")
+    early_stop_loss: float = option(0.05, "A request's optimisation stops once its loss is below this.")
+    kl_prompt: str = option("{} is a", "Prompt whose next-token distribution the KL term preserves.")
+    fact_token: str = option("subject_last", "Token whose key is edited: subject_last, subject_first or last.")
+    context_templates: tuple[str, ...] | None = option(
+        None, "Explicit context templates, each with '{}' for the prompt; replaces sampling. The bare prompt is "
+        "always added as its own group."
+    )
+    template_prompts: tuple[str, ...] | None = option(
+        None, "Texts the context templates are sampled from; None samples from the BOS/EOS token (ROME)."
+    )
+    template_lengths: tuple[tuple[int, int], ...] = option(
+        ((10, 5), (10, 10)), "(samples per template prompt, total length in tokens) pairs for sampled templates."
+    )
+    template_seed: int = option(0, "Seed of template sampling (the originals do not seed it).")
+    stats_corpus: str = option(
+        "hf:wikimedia/wikipedia:20231101.en", "Corpus of the key statistics: a text file or hf:NAME[:CONFIG]."
+    )
+    stats_tokens: int = option(10_000_000, "Token budget of the key statistics.")
+    stats_max_length: int | None = option(None, "Documents are truncated to this many tokens (None: context).")
+    stats_dtype: str = option("float64", "Accumulation dtype of the statistics (float32 matches the originals).")
+
+    def target_settings(self) -> TargetSettings:
+        return TargetSettings(
+            steps=self.v_num_grad_steps,
+            lr=self.v_lr,
+            weight_decay=self.v_weight_decay,
+            clamp_norm_factor=self.clamp_norm_factor,
+            kl_factor=self.kl_factor,
+            early_stop_loss=self.early_stop_loss,
+            kl_prompt=self.kl_prompt,
+            fact_token=self.fact_token,
+        )
+
+    def stats_settings(self) -> StatsSettings:
+        return StatsSettings(
+            token_budget=self.stats_tokens, max_length=self.stats_max_length, dtype=self.stats_dtype
+        )

@@ -1,0 +1,97 @@
+"""Context templates: short prefixes put before a prompt so keys and targets do not depend on one phrasing.
+
+The originals sample them from the model without a seed and keep them in a module global, generated once by the
+model as it was at the first edit. Here they are a value: sampled with an explicit seed, or injected.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import PreTrainedTokenizerBase
+
+from amend.records import PLACEHOLDER
+from amend.tokens import encode
+
+BARE = PLACEHOLDER
+
+
+@dataclass(frozen=True)
+class ContextTemplates:
+    """Templates in groups; the first group is always the bare prompt ``("{}",)``.
+
+    ROME averages keys over all templates (:meth:`flat`); the MEMIT family averages within groups, then over
+    groups, so the bare prompt weighs one half.
+    """
+
+    groups: tuple[tuple[str, ...], ...]
+
+    def __post_init__(self) -> None:
+        for template in self.flat():
+            if template.count(PLACEHOLDER) != 1:
+                raise ValueError(f"context template {template!r} must contain exactly one '{{}}'")
+        if not self.groups or self.groups[0] != (BARE,):
+            raise ValueError("the first group of context templates must be the bare prompt ('{}',)")
+
+    @classmethod
+    def with_prefixes(cls, templates: Sequence[str]) -> ContextTemplates:
+        templates = tuple(t for t in templates if t != BARE)
+        return cls(((BARE,), templates) if templates else ((BARE,),))
+
+    def flat(self) -> list[str]:
+        return [template for group in self.groups for template in group]
+
+    def group_sizes(self) -> list[int]:
+        return [len(group) for group in self.groups]
+
+
+def sample_context_templates(
+    model: nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    lengths: Sequence[tuple[int, int]],
+    prompts: Sequence[str] | None = None,
+    seed: int = 0,
+) -> ContextTemplates:
+    """Sample templates ``"<generated text>. {}"`` with top-5 sampling, seeded.
+
+    Args:
+        lengths: (samples per prompt, total length in tokens, prompt included) pairs.
+        prompts: Texts to continue; ``None`` starts from the BOS (or EOS) token, as ROME does.
+        seed: Seed of a private generator; the global RNG is not touched.
+    """
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    starts = [encode(tokenizer, p) for p in prompts] if prompts else [[_start_token(tokenizer)]]
+    templates = []
+    for count, length in lengths:
+        for start in starts:
+            for ids in _sample(model, start, count, length, generator):
+                templates.append(_clean(tokenizer.decode(ids, skip_special_tokens=True)) + ". " + BARE)
+    return ContextTemplates.with_prefixes(templates)
+
+
+def _start_token(tokenizer: PreTrainedTokenizerBase) -> int:
+    for token_id in (tokenizer.bos_token_id, tokenizer.eos_token_id):
+        if token_id is not None:
+            return int(token_id)
+    raise ValueError("the tokenizer has no BOS or EOS token to sample templates from; set template_prompts")
+
+
+@torch.no_grad()
+def _sample(model: nn.Module, start: list[int], count: int, length: int, generator: torch.Generator) -> list[list[int]]:
+    device = next(model.parameters()).device
+    ids = torch.tensor([start] * count, device=device)
+    while ids.shape[1] < length:
+        logits = model(input_ids=ids).logits[:, -1].float().cpu()
+        top = logits.topk(5, dim=-1)
+        choice = torch.multinomial(top.values.softmax(-1), 1, generator=generator)
+        ids = torch.cat([ids, top.indices.gather(1, choice).to(device)], dim=1)
+    return ids.tolist()
+
+
+def _clean(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text)
+    return " ".join(text.replace("{", " ").replace("}", " ").split())

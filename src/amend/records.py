@@ -1,0 +1,183 @@
+"""Typed, validated edit requests.
+
+An :class:`EditRequest` is the one record type every method and every metric reads. It is validated when it is
+built, so a bad record fails at load time with the record id and the field named, not deep inside a method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from amend.errors import RecordError
+
+PLACEHOLDER = "{}"
+
+
+def fill(template: str, text: str) -> str:
+    """Put ``text`` where the single ``{}`` of ``template`` is.
+
+    ``str.format`` is deliberately avoided: prompts may contain other braces.
+    """
+    return template.replace(PLACEHOLDER, text, 1)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """An evaluation prompt with the answer it should get.
+
+    Attributes:
+        prompt: The full prompt text (the subject already in it).
+        answer: The expected continuation.
+        kind: Optional label used to report groups of probes separately (e.g. ``"neighbour"``,
+            ``"same_subject"``, ``"two_hop"``).
+    """
+
+    prompt: str
+    answer: str
+    kind: str = ""
+
+
+@dataclass(frozen=True)
+class EditRequest:
+    """One fact to write into a model: ``prompt`` with ``subject`` should now continue with ``target_new``.
+
+    Attributes:
+        prompt: The prompt with ``{}`` where the subject goes ("The Eiffel Tower is in" may be given with the
+            literal subject; it is stored as "{} is in").
+        subject: The subject whose stored fact is edited.
+        target_new: The new object.
+        target_true: The old object, when known (needed by probability-protocol metrics and CoME).
+        rephrase: Paraphrased prompts (full text) that should also give ``target_new``.
+        locality: Probes whose answers must not change.
+        portability: Probes whose answers should follow from the new fact (e.g. two-hop questions).
+        id: The record id used in error messages and reports.
+    """
+
+    prompt: str
+    subject: str
+    target_new: str
+    target_true: str | None = None
+    rephrase: tuple[str, ...] = ()
+    locality: tuple[Probe, ...] = ()
+    portability: tuple[Probe, ...] = ()
+    id: str | int | None = None
+
+    def __post_init__(self) -> None:
+        rid = self.id
+        for name in ("prompt", "subject", "target_new"):
+            _require_text(rid, name, getattr(self, name))
+        if self.target_true is not None:
+            _require_text(rid, "target_true", self.target_true)
+        object.__setattr__(self, "prompt", _as_template(rid, self.prompt, self.subject))
+        object.__setattr__(self, "rephrase", _text_tuple(rid, "rephrase", self.rephrase))
+        object.__setattr__(self, "locality", _probe_tuple(rid, "locality", self.locality))
+        object.__setattr__(self, "portability", _probe_tuple(rid, "portability", self.portability))
+
+    @property
+    def text(self) -> str:
+        """The edit prompt with the subject filled in."""
+        return fill(self.prompt, self.subject)
+
+    @property
+    def record_id(self) -> str | int:
+        return self.id if self.id is not None else f"{self.subject} -> {self.target_new}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "prompt": self.prompt,
+            "subject": self.subject,
+            "target_new": self.target_new,
+            "target_true": self.target_true,
+            "rephrase": list(self.rephrase),
+            "locality": [vars(p) for p in self.locality],
+            "portability": [vars(p) for p in self.portability],
+        }
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any], record_id: str | int | None = None) -> EditRequest:
+        """Build a request from a plain mapping (the JSON form written by :meth:`to_dict`)."""
+        if not isinstance(record, Mapping):
+            raise RecordError(record_id, "<record>", f"expected an object, got {type(record).__name__}")
+        rid = record.get("id", record_id)
+        known = {"id", "prompt", "subject", "target_new", "target_true", "rephrase", "locality", "portability"}
+        unknown = sorted(set(record) - known)
+        if unknown:
+            raise RecordError(rid, unknown[0], f"unknown field; expected some of {sorted(known)}")
+        for name in ("prompt", "subject", "target_new"):
+            if name not in record:
+                raise RecordError(rid, name, "missing")
+        return cls(
+            prompt=record["prompt"],
+            subject=record["subject"],
+            target_new=record["target_new"],
+            target_true=record.get("target_true"),
+            rephrase=record.get("rephrase") or (),
+            locality=record.get("locality") or (),
+            portability=record.get("portability") or (),
+            id=rid,
+        )
+
+
+def _require_text(rid: object, name: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise RecordError(rid, name, f"must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise RecordError(rid, name, "is empty")
+
+
+def _as_template(rid: object, prompt: str, subject: str) -> str:
+    placeholders = prompt.count(PLACEHOLDER)
+    if placeholders > 1:
+        raise RecordError(rid, "prompt", f"has {placeholders} '{{}}' placeholders; exactly one is allowed")
+    if placeholders == 1:
+        return prompt
+    occurrences = prompt.count(subject)
+    if occurrences == 0:
+        raise RecordError(rid, "subject", f"{subject!r} does not occur in the prompt {prompt!r}")
+    if occurrences > 1:
+        raise RecordError(
+            rid, "subject", f"{subject!r} occurs {occurrences} times in {prompt!r}; mark the edited one with '{{}}'"
+        )
+    return prompt.replace(subject, PLACEHOLDER, 1)
+
+
+def _text_tuple(rid: object, name: str, values: object) -> tuple[str, ...]:
+    if isinstance(values, str) or not isinstance(values, Sequence):
+        raise RecordError(rid, name, f"must be a list of strings, got {type(values).__name__}")
+    for i, value in enumerate(values):
+        _require_text(rid, f"{name}[{i}]", value)
+    return tuple(values)
+
+
+def _probe_tuple(rid: object, name: str, values: object) -> tuple[Probe, ...]:
+    if isinstance(values, (str, Mapping)) or not isinstance(values, Sequence):
+        raise RecordError(rid, name, f"must be a list of probes, got {type(values).__name__}")
+    probes = []
+    for i, value in enumerate(values):
+        probes.append(_as_probe(rid, f"{name}[{i}]", value))
+    return tuple(probes)
+
+
+def _as_probe(rid: object, name: str, value: object) -> Probe:
+    if isinstance(value, Probe):
+        probe = value
+    elif isinstance(value, Mapping):
+        for key in ("prompt", "answer"):
+            if key not in value:
+                raise RecordError(rid, f"{name}.{key}", "missing")
+        probe = Probe(value["prompt"], value["answer"], value.get("kind", ""))
+    elif isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
+        probe = Probe(value[0], value[1])
+    else:
+        raise RecordError(rid, name, f"must be a Probe, {{prompt, answer}} or a (prompt, answer) pair, got {value!r}")
+    _require_text(rid, f"{name}.prompt", probe.prompt)
+    _require_text(rid, f"{name}.answer", probe.answer)
+    if not isinstance(probe.kind, str):
+        raise RecordError(rid, f"{name}.kind", f"must be a string, got {type(probe.kind).__name__}")
+    return probe
+
+
+__all__ = ["PLACEHOLDER", "EditRequest", "Probe", "fill"]

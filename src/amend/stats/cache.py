@@ -1,0 +1,92 @@
+"""An explicit, on-disk cache of statistics, keyed by everything they depend on.
+
+Files are safetensors under ``root/<fingerprint>/<module>/``; the key (model fingerprint, module, corpus
+identity, token budget, maximum length, dtype) is in the file name and repeated in the header, which is checked
+on load. There is no module-level cache: callers hold a :class:`StatsCache` and pass it where it is needed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from transformers import PreTrainedTokenizerBase
+
+from amend.architectures.anatomy import Anatomy
+from amend.fingerprint import fingerprint
+from amend.stats.corpus import Corpus
+from amend.stats.second_moment import SecondMoment, StatsSettings, collect_second_moments
+
+
+def default_cache_dir() -> Path:
+    """``$AMEND_CACHE`` or ``~/.cache/amend``."""
+    return Path(os.environ.get("AMEND_CACHE", Path.home() / ".cache" / "amend"))
+
+
+class StatsCache:
+    """Loads statistics when a matching file exists and computes (then saves) them otherwise."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root is not None else default_cache_dir()
+        self.computed = 0  # how many layers were computed rather than loaded (visible for tests and logs)
+
+    def second_moments(
+        self,
+        anatomy: Anatomy,
+        tokenizer: PreTrainedTokenizerBase,
+        layers: Sequence[int],
+        corpus: Corpus,
+        settings: StatsSettings,
+        *,
+        progress: bool = True,
+        model_id: str | None = None,
+    ) -> dict[int, SecondMoment]:
+        """E[k kᵀ] statistics for the MLP keys at ``layers``; missing layers are computed in one pass.
+
+        ``model_id`` names the model the statistics stand for; it defaults to the model's current fingerprint. A
+        sequential editor passes the fingerprint of the unedited model, so that statistics are computed once,
+        as in the original methods, rather than again after every edit.
+        """
+        model_id = model_id or fingerprint(anatomy.model)
+        paths = {layer: self._path(model_id, anatomy.mlp_out_proj_name(layer), corpus, settings) for layer in layers}
+        found = {layer: _load(path) for layer, path in paths.items() if path.exists()}
+        missing = [layer for layer in layers if layer not in found]
+        if missing:
+            computed = collect_second_moments(anatomy, tokenizer, missing, corpus, settings, progress=progress)
+            for layer, moment in computed.items():
+                _save(paths[layer], moment, model_id, corpus, settings)
+            found.update(computed)
+            self.computed += len(missing)
+        return {layer: found[layer] for layer in layers}
+
+    def _path(self, model_id: str, module: str, corpus: Corpus, settings: StatsSettings) -> Path:
+        length = settings.max_length or "ctx"
+        name = f"{corpus.identity}__{settings.token_budget}tok__len{length}__{settings.dtype}.safetensors"
+        return self.root / model_id[:20] / module / "mom2" / name
+
+
+def _save(path: Path, moment: SecondMoment, model_id: str, corpus: Corpus, settings: StatsSettings) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = {
+        "fingerprint": model_id,
+        "corpus": corpus.identity,
+        "token_budget": str(settings.token_budget),
+        "max_length": str(settings.max_length),
+        "dtype": settings.dtype,
+        "count": str(moment.count),
+    }
+    tmp = path.with_suffix(".tmp")
+    save_file({"total": moment.total.contiguous()}, str(tmp), metadata=header)
+    tmp.replace(path)  # atomic: an interrupted run never leaves a half-written cache file
+
+
+def _load(path: Path) -> SecondMoment:
+    with safe_open(str(path), framework="pt") as handle:
+        meta = handle.metadata()
+        total = handle.get_tensor("total")
+    return SecondMoment(total=total.to(torch.float64 if meta["dtype"] == "float64" else torch.float32),
+                        count=int(meta["count"]))

@@ -1,0 +1,103 @@
+"""Uncentred second moment E[k kᵀ] of the keys entering a linear module, over a text corpus.
+
+Every non-pad token of every document contributes its key (the module's input). Sums accumulate in float64 by
+default: the originals accumulate tens of millions of outer products in float32 and lose precision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+from transformers import PreTrainedTokenizerBase
+
+from amend.architectures.anatomy import Anatomy, Component, Site
+from amend.hooks import capture, stop_after
+from amend.stats.corpus import Corpus
+from amend.tokens import pad_id, pad_right
+
+
+@dataclass(frozen=True)
+class SecondMoment:
+    """Raw sum of k kᵀ and the number of keys summed."""
+
+    total: torch.Tensor  # (d_in, d_in)
+    count: int
+
+    def mean(self) -> torch.Tensor:
+        """E[k kᵀ] = total / count, in the accumulation dtype."""
+        return self.total / self.count
+
+
+@dataclass(frozen=True)
+class StatsSettings:
+    """How statistics are collected (every field is part of the cache key).
+
+    Attributes:
+        token_budget: Stop after this many tokens (the last document may be cut short).
+        max_length: Truncate documents to this many tokens (``None``: the model's context length).
+        batch_tokens: Padded tokens per forward pass.
+        dtype: Accumulation dtype, ``"float64"`` or ``"float32"`` (the originals' choice).
+    """
+
+    token_budget: int = 100_000
+    max_length: int | None = None
+    batch_tokens: int = 4096
+    dtype: str = "float64"
+
+
+def collect_second_moments(
+    anatomy: Anatomy,
+    tokenizer: PreTrainedTokenizerBase,
+    layers: Sequence[int],
+    corpus: Corpus,
+    settings: StatsSettings,
+    *,
+    progress: bool = True,
+) -> dict[int, SecondMoment]:
+    """E[k kᵀ] of the MLP keys at each of ``layers``, in one pass over ``corpus``."""
+    dtype = getattr(torch, settings.dtype)
+    max_length = settings.max_length or anatomy.context_length
+    sites = [Site(Component.MLP_KEY, layer) for layer in layers]
+    last_site = max(sites, key=lambda site: site.layer)
+    totals: dict[int, torch.Tensor] = {}
+    count = 0
+    model = anatomy.model
+    device = next(model.parameters()).device
+    bar = tqdm(total=settings.token_budget, unit="tok", desc="second moment", disable=not progress)
+    with torch.no_grad():
+        for rows in _token_batches(tokenizer, corpus, settings, max_length):
+            batch = pad_right(rows, pad_id(tokenizer)).to(device)
+            with capture(anatomy, sites) as records, stop_after(anatomy, last_site):
+                model(**batch.model_inputs())
+            mask = batch.attention_mask.bool()
+            for site in sites:
+                keys = records[site][mask].to(dtype)  # (tokens, d_in)
+                totals[site.layer] = totals.get(site.layer, 0) + keys.T @ keys
+            count += int(mask.sum())
+            bar.update(int(mask.sum()))
+    bar.close()
+    if count == 0:
+        raise ValueError(f"corpus {corpus.identity} produced no tokens")
+    return {layer: SecondMoment(total.cpu(), count) for layer, total in totals.items()}
+
+
+def _token_batches(tokenizer: PreTrainedTokenizerBase, corpus: Corpus, settings: StatsSettings, max_length: int):
+    """Yield lists of token rows, each list at most ``batch_tokens`` padded tokens, within the token budget."""
+    remaining = settings.token_budget
+    rows: list[list[int]] = []
+    for document in corpus:
+        ids = tokenizer(document, truncation=True, max_length=max_length)["input_ids"][:remaining]
+        if not ids:
+            continue
+        if rows and (len(rows) + 1) * max(len(ids), *map(len, rows)) > settings.batch_tokens:
+            yield rows
+            rows = []
+        rows.append(ids)
+        remaining -= len(ids)
+        if remaining <= 0:
+            break
+    if rows:
+        yield rows

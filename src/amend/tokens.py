@@ -1,0 +1,92 @@
+"""Tokenization shared by methods and evaluation: one rule for targets, right-padded batches.
+
+Right padding everywhere: indices and labels are counted from the left of the unpadded sequence, and the
+tokenizer object is never mutated (no ``tokenizer.padding_side = ...`` behind the caller's back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from transformers import PreTrainedTokenizerBase
+
+
+def encode(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
+    """Token ids of ``text`` with the special tokens the tokenizer adds (a BOS for Llama-style tokenizers)."""
+    return list(tokenizer(text)["input_ids"])
+
+
+def with_leading_space(target: str) -> str:
+    """Targets continue a prompt, so they start with a space (added only when missing)."""
+    return target if target.startswith(" ") else " " + target
+
+
+def target_ids(tokenizer: PreTrainedTokenizerBase, prompt_text: str, target: str) -> tuple[list[int], list[int]]:
+    """Split ``prompt + target`` into the prompt's tokens and the target's tokens.
+
+    The target's tokens are those of the joint text minus the prompt's, never ``tokenizer(target)`` alone: a
+    target tokenized alone gets a BOS (Llama) or a different first token than it has after the prompt. When the
+    joint tokenization does not start with the prompt's tokens (the prompt's last token merges with the target),
+    the target is tokenized on its own without special tokens.
+
+    Returns:
+        (prompt ids, target ids); the target ids are never empty.
+    """
+    target = with_leading_space(target)
+    prompt = encode(tokenizer, prompt_text)
+    joint = encode(tokenizer, prompt_text + target)
+    eos = tokenizer.eos_token_id
+    if joint[: len(prompt)] == prompt:
+        tail = joint[len(prompt) :]
+        # Tokenizers configured to append EOS would put it after the target too.
+        if tail and prompt and prompt[-1] == eos and tail[-1] == eos:
+            tail = tail[:-1]
+    else:
+        tail = list(tokenizer(target, add_special_tokens=False)["input_ids"])
+    if not tail:
+        raise ValueError(f"target {target!r} produced no tokens after prompt {prompt_text!r}")
+    return prompt, tail
+
+
+def pad_id(tokenizer: PreTrainedTokenizerBase) -> int:
+    """The id used for padding: the pad token, else EOS (GPT-2 and Llama have no pad token), else 0."""
+    for candidate in (tokenizer.pad_token_id, tokenizer.eos_token_id):
+        if candidate is not None:
+            return int(candidate)
+    return 0
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A right-padded batch of token rows."""
+
+    input_ids: torch.Tensor  # (batch, seq)
+    attention_mask: torch.Tensor  # (batch, seq)
+    lengths: torch.Tensor  # (batch,) unpadded lengths
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(self.input_ids.to(device), self.attention_mask.to(device), self.lengths.to(device))
+
+    def select(self, rows: torch.Tensor) -> Batch:
+        """A batch holding only ``rows`` (trimmed to their longest length)."""
+        width = int(self.lengths[rows].max())
+        return Batch(self.input_ids[rows, :width], self.attention_mask[rows, :width], self.lengths[rows])
+
+    def model_inputs(self) -> dict[str, torch.Tensor]:
+        return {"input_ids": self.input_ids, "attention_mask": self.attention_mask}
+
+
+def pad_right(rows: Sequence[Sequence[int]], pad: int) -> Batch:
+    """Stack token rows into a right-padded batch."""
+    if not rows:
+        raise ValueError("cannot build a batch from no rows")
+    width = max(len(row) for row in rows)
+    input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        attention_mask[i, : len(row)] = 1
+    lengths = torch.tensor([len(row) for row in rows], dtype=torch.long)
+    return Batch(input_ids, attention_mask, lengths)
