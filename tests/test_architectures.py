@@ -1,11 +1,11 @@
 import pytest
 import torch
-from helpers import TINY_CONFIGS, tiny_model
 from transformers.pytorch_utils import Conv1D
 
 from amend import UnsupportedArchitecture
 from amend.architectures import ARCHITECTURES, Component, Site, anatomy, spec_for, weights
 from amend.hooks import capture
+from helpers import TINY_CONFIGS, tiny_model
 
 REQUIRED = ["gpt2", "gptj", "gpt_neox", "llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "opt"]
 
@@ -34,8 +34,10 @@ def test_every_component_resolves_on_a_tiny_model(model_type):
     with capture(body, sites, torch.tensor([2, 5])) as records:
         model(input_ids=ids)
     assert {s: records[s].shape for s in sites} == {
-        Site(Component.BLOCK_OUTPUT, 1): (2, d_model), Site(Component.MLP_KEY, 1): (2, 64),
-        Site(Component.MLP_OUTPUT, 1): (2, d_model), Site(Component.ATTN_OUTPUT, 1): (2, d_model),
+        Site(Component.BLOCK_OUTPUT, 1): (2, d_model),
+        Site(Component.MLP_KEY, 1): (2, 64),
+        Site(Component.MLP_OUTPUT, 1): (2, d_model),
+        Site(Component.ATTN_OUTPUT, 1): (2, d_model),
     }
 
 

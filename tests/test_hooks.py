@@ -1,9 +1,9 @@
 import pytest
 import torch
-from helpers import tiny_model
 
 from amend.architectures import Component, Site, anatomy
 from amend.hooks import add_at_positions, capture, stop_after
+from helpers import tiny_model
 
 
 def _hook_count(model):
@@ -46,8 +46,10 @@ def test_add_changes_only_the_chosen_position_and_later_ones(body):
 
 def test_hooks_are_removed_when_the_block_raises(body):
     site = Site(Component.MLP_OUTPUT, 0)
-    with pytest.raises(ZeroDivisionError), capture(body, [site]), add_at_positions(
-        body, site, torch.tensor([0]), torch.zeros(1, body.hidden_size)
+    with (
+        pytest.raises(ZeroDivisionError),
+        capture(body, [site]),
+        add_at_positions(body, site, torch.tensor([0]), torch.zeros(1, body.hidden_size)),
     ):
         raise ZeroDivisionError
     assert _hook_count(body.model) == 0

@@ -26,7 +26,10 @@ def test_prompt_with_braces_besides_the_placeholder_is_filled_verbatim():
         (dict(prompt="{} is in", subject="Eiffel", target_new="Rome", target_true=""), "target_true"),
         (dict(prompt="{} is in", subject="Eiffel", target_new="Rome", rephrase="one string"), "rephrase"),
         (dict(prompt="{} is in", subject="Eiffel", target_new="Rome", rephrase=["ok", 5]), "rephrase[1]"),
-        (dict(prompt="{} is in", subject="Eiffel", target_new="Rome", locality=[{"prompt": "x"}]), "locality[0].answer"),
+        (
+            dict(prompt="{} is in", subject="Eiffel", target_new="Rome", locality=[{"prompt": "x"}]),
+            "locality[0].answer",
+        ),
         (dict(prompt="Eiffel and Eiffel", subject="Eiffel", target_new="Rome"), "subject"),
     ],
 )
@@ -39,9 +42,14 @@ def test_bad_input_names_record_and_field(kwargs, field):
 
 def test_from_dict_round_trip_and_probe_forms():
     request = EditRequest(
-        "{} is in", "Eiffel", "Rome", "Paris", rephrase=["Where is Eiffel? It is in"],
+        "{} is in",
+        "Eiffel",
+        "Rome",
+        "Paris",
+        rephrase=["Where is Eiffel? It is in"],
         locality=[{"prompt": "Colosseum is in", "answer": "Rome", "kind": "neighbour"}],
-        portability=[("The country of Eiffel is", "Italy")], id=3,
+        portability=[("The country of Eiffel is", "Italy")],
+        id=3,
     )
     assert request.portability == (Probe("The country of Eiffel is", "Italy"),)
     assert EditRequest.from_dict(request.to_dict()) == request

@@ -1,8 +1,8 @@
 """amend: knowledge editing for language models, every method written once, one honest evaluation.
 
-    import amend
-    patch = amend.edit(model, tokenizer, [amend.EditRequest("{} is located in", "The Eiffel Tower", "Rome")])
-    patch.revert()
+import amend
+patch = amend.edit(model, tokenizer, [amend.EditRequest("{} is located in", "The Eiffel Tower", "Rome")])
+patch.revert()
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -12,8 +12,8 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-from amend.editing import edit  # noqa: E402
-from amend.errors import (  # noqa: E402
+from amend.editing import edit
+from amend.errors import (
     AmendError,
     ConfigError,
     EditFailed,
@@ -22,8 +22,8 @@ from amend.errors import (  # noqa: E402
     UnknownMethod,
     UnsupportedArchitecture,
 )
-from amend.patch import Patch  # noqa: E402
-from amend.records import EditRequest, Probe  # noqa: E402
+from amend.patch import Patch
+from amend.records import EditRequest, Probe
 
 __all__ = [
     "AmendError",

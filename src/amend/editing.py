@@ -19,7 +19,9 @@ from amend.records import EditRequest
 from amend.stats import Corpus, StatsCache
 
 
-def as_requests(requests: EditRequest | Mapping[str, Any] | Iterable[EditRequest | Mapping[str, Any]]) -> list[EditRequest]:
+def as_requests(
+    requests: EditRequest | Mapping[str, Any] | Iterable[EditRequest | Mapping[str, Any]],
+) -> list[EditRequest]:
     """Requests from request objects or plain dicts (validated; errors name the record index and field)."""
     if isinstance(requests, (EditRequest, Mapping)):
         requests = [requests]

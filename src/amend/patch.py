@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,7 @@ def add_delta(module: nn.Module, delta: WeightDelta) -> None:
         change = delta.matrix().to(w.device)
         if change.shape != w.shape:
             raise PatchMismatch(
-                f"delta for {delta.module} has shape {tuple(change.shape)} but the weight is {tuple(w.shape)} "
-                "(out, in)"
+                f"delta for {delta.module} has shape {tuple(change.shape)} but the weight is {tuple(w.shape)} (out, in)"
             )
         updated = (w.float() + change).to(w.dtype)
         if not torch.isfinite(updated).all():
@@ -219,7 +219,7 @@ class Patch:
         """One patch equal to applying ``patches`` in order (each must start where the previous one ended)."""
         if not patches:
             raise ValueError("compose needs at least one patch")
-        for before, after in zip(patches, patches[1:], strict=False):
+        for before, after in pairwise(patches):
             if before.result_fingerprint is None or before.result_fingerprint != after.base_fingerprint:
                 raise PatchMismatch(
                     f"cannot compose: a {after.method} patch was computed on {after.base_fingerprint[:12]}, not on "

@@ -46,8 +46,14 @@ def edit(
     edit_requests = load_requests(requests)
     lm, tokenizer = load_model(model, device)
     patch = run_edit(
-        lm, tokenizer, edit_requests, method,
-        cache_dir=cache_dir, corpus=Corpus.from_file(corpus) if corpus else None, progress=True, **overrides,
+        lm,
+        tokenizer,
+        edit_requests,
+        method,
+        cache_dir=cache_dir,
+        corpus=Corpus.from_file(corpus) if corpus else None,
+        progress=True,
+        **overrides,
     )
     patch.save(out)
     console.print(f"[green]edited[/] {len(edit_requests)} request(s) with {patch.method}; patch written to {out}")

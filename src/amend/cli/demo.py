@@ -34,14 +34,24 @@ def _demo_model() -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="<s>", unk_token="<unk>")
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(vocab), hidden_size=64, intermediate_size=128, num_hidden_layers=4,
-                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64,
-                         initializer_range=0.2, bos_token_id=0, eos_token_id=0, pad_token_id=0)
+    config = LlamaConfig(
+        vocab_size=len(vocab),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=64,
+        initializer_range=0.2,
+        bos_token_id=0,
+        eos_token_id=0,
+        pad_token_id=0,
+    )
     return LlamaForCausalLM(config).eval(), tokenizer
 
 
 def _probability(model, tokenizer, prompt: str, answer: str) -> tuple[float, str]:
-    prompt_ids, answer_ids = target_ids(tokenizer, prompt, answer)
+    _, answer_ids = target_ids(tokenizer, prompt, answer)
     with torch.no_grad():
         probs = model(torch.tensor([encode(tokenizer, prompt)])).logits[0, -1].softmax(-1)
     top = tokenizer.decode([int(probs.argmax())]).strip()
@@ -54,9 +64,19 @@ def run_demo(console: Console) -> None:
     request = EditRequest("The Eiffel Tower is located in", "The Eiffel Tower", "Rome", "Paris")
     console.print(f"[bold]Edit:[/] {request.text} [red]{request.target_true}[/] → [green]{request.target_new}[/]")
     before = {a: _probability(model, tokenizer, request.text, a) for a in (request.target_new, request.target_true)}
-    patch = edit(model, tokenizer, [request], "rome", corpus=Corpus.from_texts(DEMO_TEXTS * 20), layer=0,
-                 context_templates=("Colosseum . {}",), v_num_grad_steps=60, kl_factor=0.0, v_weight_decay=0.0,
-                 clamp_norm_factor=20.0)
+    patch = edit(
+        model,
+        tokenizer,
+        [request],
+        "rome",
+        corpus=Corpus.from_texts(DEMO_TEXTS * 20),
+        layer=0,
+        context_templates=("Colosseum . {}",),
+        v_num_grad_steps=60,
+        kl_factor=0.0,
+        v_weight_decay=0.0,
+        clamp_norm_factor=20.0,
+    )
     after = {a: _probability(model, tokenizer, request.text, a) for a in (request.target_new, request.target_true)}
     table = Table("answer", "p before", "p after", title=request.text)
     for answer in before:

@@ -12,9 +12,7 @@ from amend.hooks._register import hook_site
 
 
 @contextmanager
-def add_at_positions(
-    anatomy: Anatomy, site: Site, positions: torch.Tensor, vectors: torch.Tensor
-) -> Iterator[None]:
+def add_at_positions(anatomy: Anatomy, site: Site, positions: torch.Tensor, vectors: torch.Tensor) -> Iterator[None]:
     """Add ``vectors[i]`` to the activation of row ``i`` at token ``positions[i]`` while the block runs.
 
     ``vectors`` may require grad (the target-vector optimisation differentiates through it). The vectors are

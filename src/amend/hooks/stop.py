@@ -11,7 +11,7 @@ from amend.architectures.anatomy import Anatomy, Site
 from amend.hooks._register import hook_site
 
 
-class StopForward(Exception):  # noqa: N818 - a control-flow signal, not an error
+class StopForward(Exception):
     """Raised by the stop hook; caught by :func:`stop_after`."""
 
 

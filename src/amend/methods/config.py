@@ -44,9 +44,7 @@ class MethodConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
-            raise ConfigError(
-                f"{cls.__name__} has no field(s) {unknown}; its fields are: {', '.join(sorted(names))}"
-            )
+            raise ConfigError(f"{cls.__name__} has no field(s) {unknown}; its fields are: {', '.join(sorted(names))}")
         kwargs = {name: _as_field_type(value) for name, value in values.items()}
         return cls(**kwargs)
 
@@ -66,6 +64,6 @@ def _as_field_type(value: Any) -> Any:
     return value
 
 
-def option(default: Any, help: str) -> Any:  # noqa: A002 - mirrors dataclasses' metadata key
+def option(default: Any, help: str) -> Any:
     """A dataclass field with its documentation."""
     return dataclasses.field(default=default, metadata={"help": help})

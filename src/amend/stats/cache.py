@@ -88,5 +88,6 @@ def _load(path: Path) -> SecondMoment:
     with safe_open(str(path), framework="pt") as handle:
         meta = handle.metadata()
         total = handle.get_tensor("total")
-    return SecondMoment(total=total.to(torch.float64 if meta["dtype"] == "float64" else torch.float32),
-                        count=int(meta["count"]))
+    return SecondMoment(
+        total=total.to(torch.float64 if meta["dtype"] == "float64" else torch.float32), count=int(meta["count"])
+    )

@@ -22,8 +22,9 @@ class LocateConfig(MethodConfig):
     kl_prompt: str = option("{} is a", "Prompt whose next-token distribution the KL term preserves.")
     fact_token: str = option("subject_last", "Token whose key is edited: subject_last, subject_first or last.")
     context_templates: tuple[str, ...] | None = option(
-        None, "Explicit context templates, each with '{}' for the prompt; replaces sampling. The bare prompt is "
-        "always added as its own group."
+        None,
+        "Explicit context templates, each with '{}' for the prompt; replaces sampling. The bare prompt is "
+        "always added as its own group.",
     )
     template_prompts: tuple[str, ...] | None = option(
         None, "Texts the context templates are sampled from; None samples from the BOS/EOS token (ROME)."
@@ -52,6 +53,4 @@ class LocateConfig(MethodConfig):
         )
 
     def stats_settings(self) -> StatsSettings:
-        return StatsSettings(
-            token_budget=self.stats_tokens, max_length=self.stats_max_length, dtype=self.stats_dtype
-        )
+        return StatsSettings(token_budget=self.stats_tokens, max_length=self.stats_max_length, dtype=self.stats_dtype)

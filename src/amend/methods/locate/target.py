@@ -208,7 +208,9 @@ def _losses(
     )
     requests_now = torch.nonzero(active).squeeze(1)
     rewrite_rows = problem.row_request[rows][: len(rows) - len(requests_now)]  # KL rows come last
-    per_request = torch.zeros(len(active), device=device).index_add(0, rewrite_rows.to(device), row_nll[rows[: len(rewrite_rows)].to(device)])
+    per_request = torch.zeros(len(active), device=device).index_add(
+        0, rewrite_rows.to(device), row_nll[rows[: len(rewrite_rows)].to(device)]
+    )
     templates = torch.bincount(rewrite_rows, minlength=len(active)).to(device)
     nll = (per_request / templates.clamp(min=1))[requests_now.to(device)]
     logprobs = step["kl_logprobs"]

@@ -59,8 +59,13 @@ class Rome(EditMethod):
             left, right = rank_one_update(module, mean_key, key, target.target[0], cov)
             ledger.add(WeightDelta(module_name, left, right))
             self.log["requests"].append(
-                {"id": request.record_id, "iterations": target.iterations[0], "loss": target.losses[0],
-                 "forward_passes": target.forward_passes, "backward_passes": target.backward_passes}
+                {
+                    "id": request.record_id,
+                    "iterations": target.iterations[0],
+                    "loss": target.losses[0],
+                    "forward_passes": target.forward_passes,
+                    "backward_passes": target.backward_passes,
+                }
             )
 
 

@@ -1,0 +1,100 @@
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+from typer.testing import CliRunner
+
+from amend.cli.app import app
+from helpers import ROME_TEST_SETTINGS, corpus, edit_request, tokenizer, trained_tiny_model
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def saved_model(tmp_path):
+    path = tmp_path / "tiny-gpt2"
+    trained_tiny_model("gpt2").save_pretrained(path)
+    tokenizer().save_pretrained(path)
+    (tmp_path / "corpus.txt").write_text("\n".join(corpus()))
+    (tmp_path / "edits.json").write_text(json.dumps([edit_request("{} works for", "Apple A5").to_dict()]))
+    return path
+
+
+def test_help_on_every_command():
+    for args in ([], ["edit"], ["apply"], ["ls"], ["demo"]):
+        result = runner.invoke(app, [*args, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_ls_lists_methods_and_architectures_and_method_fields():
+    listing = runner.invoke(app, ["ls"])
+    assert listing.exit_code == 0 and "rome" in listing.output and "gpt_neox" in listing.output
+    fields = runner.invoke(app, ["ls", "--method", "rome"])
+    assert fields.exit_code == 0 and "mom2_adjustment" in fields.output
+
+
+def test_edit_writes_a_patch_and_the_model_and_apply_reproduces_it(saved_model, tmp_path):
+    overrides = [f"--set={k}={json.dumps(v)}" for k, v in ROME_TEST_SETTINGS.items()]
+    result = runner.invoke(
+        app,
+        [
+            "edit",
+            "--model",
+            str(saved_model),
+            "--requests",
+            str(tmp_path / "edits.json"),
+            "--out",
+            str(tmp_path / "out"),
+            "--corpus",
+            str(tmp_path / "corpus.txt"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--save-model",
+            *overrides,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "patch.json").exists() and (tmp_path / "out" / "model" / "config.json").exists()
+    applied = runner.invoke(
+        app, ["apply", str(tmp_path / "out"), "--model", str(saved_model), "--save-model", str(tmp_path / "applied")]
+    )
+    assert applied.exit_code == 0, applied.output
+    edited = AutoModelForCausalLM.from_pretrained(tmp_path / "out" / "model")
+    again = AutoModelForCausalLM.from_pretrained(tmp_path / "applied")
+    original = AutoModelForCausalLM.from_pretrained(saved_model)
+    assert all(torch.equal(a, b) for a, b in zip(edited.parameters(), again.parameters(), strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(edited.parameters(), original.parameters(), strict=True))
+
+
+def test_a_bad_request_file_exits_2_naming_file_record_and_field(saved_model, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps(
+            [
+                {"prompt": "{} works for", "subject": "Apple A5", "target_new": "Nokia"},
+                {"prompt": "Paris is big", "subject": "Rome", "target_new": "x"},
+            ]
+        )
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "amend",
+            "edit",
+            "--model",
+            str(saved_model),
+            "--requests",
+            str(bad),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "bad.json" in done.stdout and "record 1" in done.stdout and "'subject'" in done.stdout

@@ -1,0 +1,92 @@
+"""The pieces ROME and the MEMIT family share: templates, keys, target-vector optimisation."""
+
+import pytest
+import torch
+
+from amend import EditRequest
+from amend.architectures import Component, Site, anatomy
+from amend.hooks import capture, token_index
+from amend.methods.locate.keys import subject_keys
+from amend.methods.locate.target import TargetSettings, optimise_targets
+from amend.methods.locate.templates import ContextTemplates, sample_context_templates
+from amend.records import fill
+from amend.tokens import encode
+from helpers import tiny_model, tokenizer
+
+REQUESTS = [
+    EditRequest("The mother tongue of {} is", "Danielle Darrieux", "English", "French"),
+    EditRequest("{} plays the", "Toko Yasuda", "piano", "guitar"),
+    EditRequest("{} is located in", "Autonomous University of Madrid", "Tokyo", "Spain"),
+]
+
+
+def test_templates_are_seeded_and_shaped():
+    model, tok = tiny_model("gpt2"), tokenizer()
+    first = sample_context_templates(model, tok, [(2, 4), (3, 6)], ["The", "Because"], seed=3)
+    assert first == sample_context_templates(model, tok, [(2, 4), (3, 6)], ["The", "Because"], seed=3)
+    assert first != sample_context_templates(model, tok, [(2, 4), (3, 6)], ["The", "Because"], seed=4)
+    assert first.group_sizes() == [1, 10]
+    assert all(t.endswith(". {}") and "{}" not in t[:-2] for t in first.flat()[1:])
+    with pytest.raises(ValueError, match="exactly one"):
+        ContextTemplates.with_prefixes(["no placeholder"])
+
+
+def _key(body, tok, template, request, layer):
+    slot = fill(template, request.prompt)
+    ids = torch.tensor([encode(tok, fill(slot, request.subject))])
+    position = torch.tensor([token_index(tok, slot, request.subject, "subject_last")])
+    site = Site(Component.MLP_KEY, layer)
+    with capture(body, [site], position) as records, torch.no_grad():
+        body.model(input_ids=ids)
+    return records[site][0]
+
+
+@pytest.mark.parametrize("bos", [False, True])
+def test_key_averages_match_hand_computed_means(bos):
+    body, tok = anatomy(tiny_model("llama" if bos else "gpt2")), tokenizer(bos)
+    templates = ContextTemplates.with_prefixes(["Rain fell. {}", "I said. {}", "You know that {}"])
+    flat = subject_keys(body, tok, REQUESTS, templates, 1, average="flat")
+    grouped = subject_keys(body, tok, REQUESTS, templates, 1, average="grouped")
+    for i, request in enumerate(REQUESTS):
+        per_template = torch.stack([_key(body, tok, t, request, 1) for t in templates.flat()])
+        assert torch.allclose(flat[i], per_template.mean(0), atol=1e-5)
+        two_level = 0.5 * per_template[0] + 0.5 * per_template[1:].mean(0)  # the bare prompt weighs 1/2
+        assert torch.allclose(grouped[i], two_level, atol=1e-5)
+
+
+def test_batched_optimisation_equals_one_request_at_a_time():
+    body, tok = anatomy(tiny_model("llama")), tokenizer(True)
+    site = Site(Component.BLOCK_OUTPUT, 1)
+    settings = TargetSettings(steps=8, lr=0.3, clamp_norm_factor=0.75)
+    templates = ["{}", "Rain fell. {}"]
+    for param in body.model.parameters():
+        param.requires_grad_(False)
+    together = optimise_targets(body, tok, REQUESTS, templates, site, settings)
+    assert together.forward_passes <= settings.steps  # one batched forward per step, not one per request
+    for i, request in enumerate(REQUESTS):
+        alone = optimise_targets(body, tok, [request], templates, site, settings)
+        assert torch.allclose(together.init[i], alone.init[0], atol=1e-5)
+        assert torch.allclose(together.delta[i], alone.delta[0], atol=1e-4, rtol=1e-3)
+        assert together.iterations[i] == alone.iterations[0]
+
+
+def test_optimisation_lowers_the_loss_and_respects_the_clamp():
+    body, tok = anatomy(tiny_model("llama")), tokenizer(True)
+    site = Site(Component.MLP_OUTPUT, 0)
+    for param in body.model.parameters():
+        param.requires_grad_(False)
+    short = optimise_targets(body, tok, REQUESTS, ["{}"], site, TargetSettings(steps=1, kl_factor=0.0))
+    long = optimise_targets(body, tok, REQUESTS, ["{}"], site, TargetSettings(steps=40, kl_factor=0.0))
+    assert all(b < a for a, b in zip(short.losses, long.losses, strict=True))
+    assert short.backward_passes == 0 and torch.count_nonzero(short.delta) == 0  # at most N-1 steps
+    norms, limits = long.delta.norm(dim=-1), 4.0 * long.init.norm(dim=-1)
+    assert torch.all(norms <= limits * (1 + 1e-5))
+
+
+def test_early_stop_freezes_a_converged_request():
+    body, tok = anatomy(tiny_model("llama")), tokenizer(True)
+    for param in body.model.parameters():
+        param.requires_grad_(False)
+    settings = TargetSettings(steps=30, early_stop_loss=1e9)  # every loss is below: stop at iteration 0
+    result = optimise_targets(body, tok, REQUESTS, ["{}"], Site(Component.MLP_OUTPUT, 0), settings)
+    assert result.iterations == [1, 1, 1] and result.forward_passes == 1

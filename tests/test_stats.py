@@ -1,0 +1,67 @@
+import torch
+
+from amend.architectures import Component, Site, anatomy
+from amend.hooks import capture
+from amend.stats import Corpus, StatsCache, StatsSettings, collect_second_moments
+from amend.tokens import encode
+from helpers import corpus, tiny_model, tokenizer
+
+
+def _manual_second_moment(body, tok, texts, layer, max_length):
+    site = Site(Component.MLP_KEY, layer)
+    total, count = 0, 0
+    for text in texts:
+        ids = torch.tensor([encode(tok, text)[:max_length]])
+        with capture(body, [site]) as records, torch.no_grad():
+            body.model(input_ids=ids)
+        keys = records[site][0].double()
+        total = total + keys.T @ keys
+        count += keys.shape[0]
+    return total, count
+
+
+def test_second_moment_equals_a_per_document_computation():
+    body, tok = anatomy(tiny_model("gpt2")), tokenizer()
+    texts = corpus(30)
+    settings = StatsSettings(token_budget=10_000, max_length=12, batch_tokens=100)
+    moments = collect_second_moments(body, tok, [0, 2], Corpus.from_texts(texts), settings, progress=False)
+    for layer in (0, 2):
+        total, count = _manual_second_moment(body, tok, texts, layer, 12)
+        assert moments[layer].count == count
+        assert torch.allclose(moments[layer].total, total, rtol=1e-6, atol=1e-8)
+
+
+def test_token_budget_is_respected():
+    body, tok = anatomy(tiny_model("llama")), tokenizer(True)
+    settings = StatsSettings(token_budget=50, batch_tokens=64)
+    moment = collect_second_moments(body, tok, [1], Corpus.from_texts(corpus(40)), settings, progress=False)[1]
+    assert moment.count == 50
+
+
+def test_cache_loads_instead_of_recomputing_and_keys_on_what_matters(tmp_path):
+    body, tok = anatomy(tiny_model("gpt2")), tokenizer()
+    cache = StatsCache(tmp_path)
+    texts = Corpus.from_texts(corpus(20))
+    settings = StatsSettings(token_budget=200)
+    first = cache.second_moments(body, tok, [1], texts, settings, progress=False)[1]
+    assert cache.computed == 1
+    files = list(tmp_path.rglob("*.safetensors"))
+    assert len(files) == 1 and "mlp.c_proj" in str(files[0]) and "200tok" in files[0].name
+    again = cache.second_moments(body, tok, [1], texts, settings, progress=False)[1]
+    assert cache.computed == 1 and torch.equal(again.total, first.total) and again.count == first.count
+    cache.second_moments(body, tok, [1], texts, StatsSettings(token_budget=100), progress=False)
+    cache.second_moments(body, tok, [1], Corpus.from_texts(corpus(20, seed=5)), settings, progress=False)
+    cache.second_moments(body, tok, [1], texts, StatsSettings(token_budget=200, dtype="float32"), progress=False)
+    other_model = anatomy(tiny_model("gpt2", seed=1))
+    cache.second_moments(other_model, tok, [1], texts, settings, progress=False)
+    assert cache.computed == 5 and len(list(tmp_path.rglob("*.safetensors"))) == 5
+
+
+def test_corpus_identity_follows_content(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_text("one\n\ntwo\n")
+    first = Corpus.from_file(path)
+    assert list(first) == ["one", "two"]
+    path.write_text("one\nthree\n")
+    assert Corpus.from_file(path).identity != first.identity
+    assert Corpus.from_texts(["a"]).identity == Corpus.from_texts(["a"]).identity != Corpus.from_texts(["b"]).identity
