@@ -38,6 +38,7 @@ def tensor_digest(tensor: torch.Tensor) -> str:
 def _sample_bytes(tensor: torch.Tensor) -> bytes:
     flat = tensor.reshape(-1)
     if flat.numel() > SAMPLES:
-        index = torch.linspace(0, flat.numel() - 1, SAMPLES, device=flat.device).long()
+        # Integer arithmetic: a float linspace rounds past the last index for tensors of tens of millions.
+        index = torch.arange(SAMPLES, device=flat.device) * (flat.numel() - 1) // (SAMPLES - 1)
         flat = flat[index]
     return flat.contiguous().cpu().view(torch.uint8).numpy().tobytes()
