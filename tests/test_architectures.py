@@ -1,11 +1,11 @@
 import pytest
 import torch
+from helpers import TINY_CONFIGS, tiny_model
 from transformers.pytorch_utils import Conv1D
 
 from amend import UnsupportedArchitecture
 from amend.architectures import ARCHITECTURES, Component, Site, anatomy, spec_for, weights
 from amend.hooks import capture
-from helpers import TINY_CONFIGS, tiny_model
 
 REQUIRED = ["gpt2", "gptj", "gpt_neox", "llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "opt"]
 

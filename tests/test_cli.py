@@ -4,11 +4,11 @@ import sys
 
 import pytest
 import torch
+from helpers import ROME_TEST_SETTINGS, corpus, edit_request, tokenizer, trained_tiny_model
 from transformers import AutoModelForCausalLM
 from typer.testing import CliRunner
 
 from amend.cli.app import app
-from helpers import ROME_TEST_SETTINGS, corpus, edit_request, tokenizer, trained_tiny_model
 
 runner = CliRunner()
 

@@ -1,9 +1,9 @@
 import pytest
 import torch
+from helpers import tiny_model
 
 from amend.architectures import Component, Site, anatomy
 from amend.hooks import add_at_positions, capture, stop_after
-from helpers import tiny_model
 
 
 def _hook_count(model):

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from helpers import tiny_model, tokenizer
 
 from amend import EditRequest
 from amend.architectures import Component, Site, anatomy
@@ -11,7 +12,6 @@ from amend.methods.locate.target import TargetSettings, optimise_targets
 from amend.methods.locate.templates import ContextTemplates, sample_context_templates
 from amend.records import fill
 from amend.tokens import encode
-from helpers import tiny_model, tokenizer
 
 REQUESTS = [
     EditRequest("The mother tongue of {} is", "Danielle Darrieux", "English", "French"),

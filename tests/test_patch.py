@@ -2,11 +2,11 @@ import json
 
 import pytest
 import torch
+from helpers import ROME_TEST_SETTINGS, corpus, edit_request, tokenizer, trained_tiny_model
 
 import amend
 from amend import Patch, PatchMismatch
 from amend.stats import Corpus
-from helpers import ROME_TEST_SETTINGS, corpus, edit_request, tokenizer, trained_tiny_model
 
 FIRST = edit_request("The mother tongue of {} is", "Danielle Darrieux")
 SECOND = edit_request("{} works for", "Apple A5")

@@ -1,9 +1,9 @@
 import pytest
+from helpers import tokenizer
 
 from amend.hooks import subject_span, token_index
 from amend.records import fill
 from amend.tokens import encode, target_ids
-from helpers import tokenizer
 
 CASES = [
     ("{} is located in", "Apple A5"),  # subject starts the text

@@ -1,6 +1,6 @@
 import pytest
 
-from amend import EditRequest, Probe, RecordError
+from amend import EditRequest, Probe, RecordError, Rephrase
 
 
 def test_literal_subject_becomes_placeholder():
@@ -26,6 +26,16 @@ def test_prompt_with_braces_besides_the_placeholder_is_filled_verbatim():
         (dict(prompt="{} is in", subject="Eiffel", target_new="Rome", target_true=""), "target_true"),
         (dict(prompt="{} is in", subject="Eiffel", target_new="Rome", rephrase="one string"), "rephrase"),
         (dict(prompt="{} is in", subject="Eiffel", target_new="Rome", rephrase=["ok", 5]), "rephrase[1]"),
+        (dict(prompt="{} is in", subject="Eiffel", target_new="Rome", rephrase=[{"kind": "x"}]), "rephrase[0].prompt"),
+        (
+            dict(
+                prompt="{} is in",
+                subject="E",
+                target_new="R",
+                portability=[{"prompt": "p", "answer": "a", "foil": ""}],
+            ),
+            "portability[0].foil",
+        ),
         (
             dict(prompt="{} is in", subject="Eiffel", target_new="Rome", locality=[{"prompt": "x"}]),
             "locality[0].answer",
@@ -46,12 +56,13 @@ def test_from_dict_round_trip_and_probe_forms():
         "Eiffel",
         "Rome",
         "Paris",
-        rephrase=["Where is Eiffel? It is in"],
+        rephrase=["Where is Eiffel? It is in", Rephrase("Eiffel lies in", "x")],
         locality=[{"prompt": "Colosseum is in", "answer": "Rome", "kind": "neighbour"}],
         portability=[("The country of Eiffel is", "Italy")],
         id=3,
     )
     assert request.portability == (Probe("The country of Eiffel is", "Italy"),)
+    assert request.rephrase[0] == Rephrase("Where is Eiffel? It is in") and request.rephrase[1].kind == "x"
     assert EditRequest.from_dict(request.to_dict()) == request
 
 

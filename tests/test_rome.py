@@ -1,5 +1,6 @@
 import pytest
 import torch
+from helpers import ROME_TEST_SETTINGS, corpus, edit_request, tokenizer, trained_tiny_model
 
 import amend
 from amend import EditFailed, RecordError
@@ -13,7 +14,6 @@ from amend.methods.rome.config import RomeConfig
 from amend.methods.rome.method import rank_one_update
 from amend.stats import Corpus
 from amend.tokens import encode, target_ids
-from helpers import ROME_TEST_SETTINGS, corpus, edit_request, tokenizer, trained_tiny_model
 
 ARCHS = [("gpt2", False), ("llama", True)]
 REQUESTS = [

@@ -1,10 +1,10 @@
 import torch
+from helpers import corpus, tiny_model, tokenizer
 
 from amend.architectures import Component, Site, anatomy
 from amend.hooks import capture
 from amend.stats import Corpus, StatsCache, StatsSettings, collect_second_moments
 from amend.tokens import encode
-from helpers import corpus, tiny_model, tokenizer
 
 
 def _manual_second_moment(body, tok, texts, layer, max_length):

@@ -22,8 +22,9 @@ from amend.errors import (
     UnknownMethod,
     UnsupportedArchitecture,
 )
+from amend.evaluation import evaluate
 from amend.patch import Patch
-from amend.records import EditRequest, Probe
+from amend.records import EditRequest, Probe, Rephrase
 
 __all__ = [
     "AmendError",
@@ -34,8 +35,10 @@ __all__ = [
     "PatchMismatch",
     "Probe",
     "RecordError",
+    "Rephrase",
     "UnknownMethod",
     "UnsupportedArchitecture",
     "__version__",
     "edit",
+    "evaluate",
 ]

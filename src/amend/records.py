@@ -32,10 +32,26 @@ class Probe:
         answer: The expected continuation.
         kind: Optional label used to report groups of probes separately (e.g. ``"neighbour"``,
             ``"same_subject"``, ``"two_hop"``).
+        foil: The competing answer the probability protocol compares against (for a portability probe, the
+            answer the unedited fact implies). Locality probes default to the request's ``target_new``.
     """
 
     prompt: str
     answer: str
+    kind: str = ""
+    foil: str | None = None
+
+
+@dataclass(frozen=True)
+class Rephrase:
+    """A paraphrase of the edit prompt (full text, subject included) that should also give ``target_new``.
+
+    Attributes:
+        prompt: The paraphrased prompt.
+        kind: Optional label reported separately (e.g. ``"subject_first"``, ``"relation_first"``, ``"distractor"``).
+    """
+
+    prompt: str
     kind: str = ""
 
 
@@ -49,7 +65,7 @@ class EditRequest:
         subject: The subject whose stored fact is edited.
         target_new: The new object.
         target_true: The old object, when known (needed by probability-protocol metrics and CoME).
-        rephrase: Paraphrased prompts (full text) that should also give ``target_new``.
+        rephrase: Paraphrased prompts (strings or :class:`Rephrase`) that should also give ``target_new``.
         locality: Probes whose answers must not change.
         portability: Probes whose answers should follow from the new fact (e.g. two-hop questions).
         id: The record id used in error messages and reports.
@@ -59,7 +75,7 @@ class EditRequest:
     subject: str
     target_new: str
     target_true: str | None = None
-    rephrase: tuple[str, ...] = ()
+    rephrase: tuple[Rephrase, ...] = ()
     locality: tuple[Probe, ...] = ()
     portability: tuple[Probe, ...] = ()
     id: str | int | None = None
@@ -71,7 +87,7 @@ class EditRequest:
         if self.target_true is not None:
             _require_text(rid, "target_true", self.target_true)
         object.__setattr__(self, "prompt", _as_template(rid, self.prompt, self.subject))
-        object.__setattr__(self, "rephrase", _text_tuple(rid, "rephrase", self.rephrase))
+        object.__setattr__(self, "rephrase", _rephrase_tuple(rid, self.rephrase))
         object.__setattr__(self, "locality", _probe_tuple(rid, "locality", self.locality))
         object.__setattr__(self, "portability", _probe_tuple(rid, "portability", self.portability))
 
@@ -91,9 +107,9 @@ class EditRequest:
             "subject": self.subject,
             "target_new": self.target_new,
             "target_true": self.target_true,
-            "rephrase": list(self.rephrase),
-            "locality": [vars(p) for p in self.locality],
-            "portability": [vars(p) for p in self.portability],
+            "rephrase": [r.prompt if not r.kind else vars(r) for r in self.rephrase],
+            "locality": [_probe_dict(p) for p in self.locality],
+            "portability": [_probe_dict(p) for p in self.portability],
         }
 
     @classmethod
@@ -144,12 +160,28 @@ def _as_template(rid: object, prompt: str, subject: str) -> str:
     return prompt.replace(subject, PLACEHOLDER, 1)
 
 
-def _text_tuple(rid: object, name: str, values: object) -> tuple[str, ...]:
-    if isinstance(values, str) or not isinstance(values, Sequence):
-        raise RecordError(rid, name, f"must be a list of strings, got {type(values).__name__}")
+def _rephrase_tuple(rid: object, values: object) -> tuple[Rephrase, ...]:
+    if isinstance(values, (str, Mapping)) or not isinstance(values, Sequence):
+        raise RecordError(rid, "rephrase", f"must be a list of prompts, got {type(values).__name__}")
+    out = []
     for i, value in enumerate(values):
-        _require_text(rid, f"{name}[{i}]", value)
-    return tuple(values)
+        name = f"rephrase[{i}]"
+        if isinstance(value, Mapping):
+            if "prompt" not in value:
+                raise RecordError(rid, f"{name}.prompt", "missing")
+            value = Rephrase(value["prompt"], value.get("kind", ""))
+        elif not isinstance(value, Rephrase):
+            _require_text(rid, name, value)
+            value = Rephrase(value)
+        _require_text(rid, f"{name}.prompt", value.prompt)
+        if not isinstance(value.kind, str):
+            raise RecordError(rid, f"{name}.kind", f"must be a string, got {type(value.kind).__name__}")
+        out.append(value)
+    return tuple(out)
+
+
+def _probe_dict(probe: Probe) -> dict[str, str]:
+    return {key: value for key, value in vars(probe).items() if value not in ("", None)}
 
 
 def _probe_tuple(rid: object, name: str, values: object) -> tuple[Probe, ...]:
@@ -168,7 +200,7 @@ def _as_probe(rid: object, name: str, value: object) -> Probe:
         for key in ("prompt", "answer"):
             if key not in value:
                 raise RecordError(rid, f"{name}.{key}", "missing")
-        probe = Probe(value["prompt"], value["answer"], value.get("kind", ""))
+        probe = Probe(value["prompt"], value["answer"], value.get("kind", ""), value.get("foil"))
     elif isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
         probe = Probe(value[0], value[1])
     else:
@@ -177,7 +209,9 @@ def _as_probe(rid: object, name: str, value: object) -> Probe:
     _require_text(rid, f"{name}.answer", probe.answer)
     if not isinstance(probe.kind, str):
         raise RecordError(rid, f"{name}.kind", f"must be a string, got {type(probe.kind).__name__}")
+    if probe.foil is not None:
+        _require_text(rid, f"{name}.foil", probe.foil)
     return probe
 
 
-__all__ = ["PLACEHOLDER", "EditRequest", "Probe", "fill"]
+__all__ = ["PLACEHOLDER", "EditRequest", "Probe", "Rephrase", "fill"]

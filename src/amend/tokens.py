@@ -60,22 +60,41 @@ def pad_id(tokenizer: PreTrainedTokenizerBase) -> int:
 
 @dataclass(frozen=True)
 class Batch:
-    """A right-padded batch of token rows."""
+    """A padded batch of token rows.
+
+    Right padding is the default everywhere. Left-padded batches (for generation) carry explicit position ids, so
+    that models with absolute position embeddings (GPT-2) see the same positions as without padding, and
+    ``offsets`` (the pad count of each row) to translate unpadded indices.
+    """
 
     input_ids: torch.Tensor  # (batch, seq)
     attention_mask: torch.Tensor  # (batch, seq)
     lengths: torch.Tensor  # (batch,) unpadded lengths
+    position_ids: torch.Tensor | None = None  # (batch, seq), left padding only
+
+    @property
+    def offsets(self) -> torch.Tensor:
+        """Index of each row's first real token (0 with right padding)."""
+        if self.position_ids is None:
+            return torch.zeros_like(self.lengths)
+        return self.input_ids.shape[1] - self.lengths
 
     def to(self, device: torch.device | str) -> Batch:
-        return Batch(self.input_ids.to(device), self.attention_mask.to(device), self.lengths.to(device))
+        positions = None if self.position_ids is None else self.position_ids.to(device)
+        return Batch(self.input_ids.to(device), self.attention_mask.to(device), self.lengths.to(device), positions)
 
     def select(self, rows: torch.Tensor) -> Batch:
-        """A batch holding only ``rows`` (trimmed to their longest length)."""
+        """A right-padded batch holding only ``rows`` (trimmed to their longest length)."""
+        if self.position_ids is not None:
+            raise ValueError("select() is for right-padded batches")
         width = int(self.lengths[rows].max())
         return Batch(self.input_ids[rows, :width], self.attention_mask[rows, :width], self.lengths[rows])
 
     def model_inputs(self) -> dict[str, torch.Tensor]:
-        return {"input_ids": self.input_ids, "attention_mask": self.attention_mask}
+        inputs = {"input_ids": self.input_ids, "attention_mask": self.attention_mask}
+        if self.position_ids is not None:
+            inputs["position_ids"] = self.position_ids
+        return inputs
 
 
 def pad_right(rows: Sequence[Sequence[int]], pad: int) -> Batch:
@@ -90,3 +109,27 @@ def pad_right(rows: Sequence[Sequence[int]], pad: int) -> Batch:
         attention_mask[i, : len(row)] = 1
     lengths = torch.tensor([len(row) for row in rows], dtype=torch.long)
     return Batch(input_ids, attention_mask, lengths)
+
+
+def pad_left(rows: Sequence[Sequence[int]], pad: int) -> Batch:
+    """Stack token rows into a left-padded batch with explicit position ids."""
+    if not rows:
+        raise ValueError("cannot build a batch from no rows")
+    width = max(len(row) for row in rows)
+    input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+    position_ids = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        start = width - len(row)
+        input_ids[i, start:] = torch.tensor(row, dtype=torch.long)
+        attention_mask[i, start:] = 1
+        position_ids[i, start:] = torch.arange(len(row))
+    lengths = torch.tensor([len(row) for row in rows], dtype=torch.long)
+    return Batch(input_ids, attention_mask, lengths, position_ids)
+
+
+def pad(rows: Sequence[Sequence[int]], pad_token: int, side: str = "right") -> Batch:
+    """A right- or left-padded batch."""
+    if side not in {"right", "left"}:
+        raise ValueError(f"padding side must be 'right' or 'left', not {side!r}")
+    return pad_right(rows, pad_token) if side == "right" else pad_left(rows, pad_token)

@@ -1,0 +1,25 @@
+"""Metric functions, one file per protocol. Each is pure: numbers or strings in, a number out.
+
+The three protocols answer different questions and are never averaged into one number:
+
+* ``probability`` — does the model prefer the answer to its foil (mean per-token NLL, CounterFact ES/PS/NS);
+* ``token_accuracy`` — teacher-forced share of answer tokens that are the argmax (EasyEdit);
+* ``exact_match`` — greedy generation, normalised, equals the answer.
+"""
+
+from amend.evaluation.metrics.exact_match import exact_match, first_clause, normalize
+from amend.evaluation.metrics.probability import mean_token_probability, prefers
+from amend.evaluation.metrics.token_accuracy import token_accuracy, token_agreement
+
+PROTOCOLS = ("probability", "token_accuracy", "exact_match")
+
+__all__ = [
+    "PROTOCOLS",
+    "exact_match",
+    "first_clause",
+    "mean_token_probability",
+    "normalize",
+    "prefers",
+    "token_accuracy",
+    "token_agreement",
+]

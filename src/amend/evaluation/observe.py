@@ -1,0 +1,85 @@
+"""Observations of a model on items (scores and generations), and the per-item metric values they give."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from amend.evaluation.items import LOCALITY, Item
+from amend.evaluation.metrics import exact_match, first_clause, normalize, prefers, token_accuracy, token_agreement
+from amend.evaluation.scoring import Scored, Scorer
+
+EXTRA_GENERATED_TOKENS = 3  # generation may run this far past the answer's length before being cut at a clause
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one model state did on one item."""
+
+    answer: Scored
+    foil: Scored | None
+    generation: str | None
+
+    def to_dict(self, decode) -> dict[str, Any]:
+        out: dict[str, Any] = {"nll_answer": self.answer.nll, "argmax": decode(list(self.answer.argmax))}
+        if self.foil is not None:
+            out["nll_foil"] = self.foil.nll
+        if self.generation is not None:
+            out["generation"] = self.generation
+        return out
+
+
+def observe(scorer: Scorer, items: Sequence[Item], protocols: Sequence[str]) -> list[Observation]:
+    """Score every item's answer (and foil), and generate when exact match is asked for: batched over all items."""
+    pairs = [(item.prompt, item.answer) for item in items]
+    foil_index = [i for i, item in enumerate(items) if item.foil is not None]
+    pairs += [(items[i].prompt, items[i].foil) for i in foil_index]  # type: ignore[misc]
+    scored = scorer.score(pairs)
+    answers, foils = scored[: len(items)], dict(zip(foil_index, scored[len(items) :], strict=True))
+    generations: list[str | None] = [None] * len(items)
+    if "exact_match" in protocols:
+        limits = [len(a.answer_ids) + EXTRA_GENERATED_TOKENS for a in answers]
+        generations = list(scorer.generate([item.prompt for item in items], limits))
+    return [Observation(answers[i], foils.get(i), generations[i]) for i in range(len(items))]
+
+
+def item_values(
+    item: Item, after: Observation, before: Observation, protocols: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """{metric name: {protocol: value}} for one item; locality gives accuracy and agreement separately."""
+    accuracy = _accuracy(item, after, protocols)
+    if item.metric != LOCALITY:
+        return {item.metric: accuracy}
+    return {"locality_accuracy": accuracy, "locality_agreement": _agreement(item, after, before, protocols)}
+
+
+def _accuracy(item: Item, seen: Observation, protocols: Sequence[str]) -> dict[str, float]:
+    values = {}
+    if "probability" in protocols and _has_distinct_foil(item, seen):
+        values["probability"] = float(prefers(seen.answer.nll, seen.foil.nll))
+    if "token_accuracy" in protocols:
+        values["token_accuracy"] = token_accuracy(seen.answer.argmax, seen.answer.answer_ids)
+    if "exact_match" in protocols and seen.generation is not None:
+        values["exact_match"] = float(exact_match(seen.generation, item.answer))
+    return values
+
+
+def _has_distinct_foil(item: Item, seen: Observation) -> bool:
+    """The probability protocol needs a foil that differs from the answer (a neighbour whose true object is the
+    edit's new target has none: the comparison would be of a string with itself)."""
+    return seen.foil is not None and item.foil is not None and normalize(item.foil) != normalize(item.answer)
+
+
+def _agreement(item: Item, after: Observation, before: Observation, protocols: Sequence[str]) -> dict[str, float]:
+    values = {}
+    if "probability" in protocols and _has_distinct_foil(item, after) and before.foil is not None:
+        same = prefers(after.answer.nll, after.foil.nll) == prefers(before.answer.nll, before.foil.nll)
+        values["probability"] = float(same)
+    if "token_accuracy" in protocols:
+        values["token_accuracy"] = token_agreement(after.answer.argmax, before.answer.argmax)
+    if "exact_match" in protocols and after.generation is not None and before.generation is not None:
+        values["exact_match"] = float(
+            normalize(first_clause(after.generation)) == normalize(first_clause(before.generation))
+        )
+    return values

@@ -1,0 +1,119 @@
+"""Batched teacher-forced scoring and greedy generation: the only model calls evaluation makes.
+
+Scoring runs one padded forward per batch and unembeds only the answer positions. Pairs are sorted by length
+before batching (less padding) and results returned in the caller's order; tokenization is cached, since the
+same pairs are scored before and after an edit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import PreTrainedTokenizerBase
+
+from amend.forward import logits_at
+from amend.tokens import Batch, encode, pad, pad_id, target_ids
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A teacher-forced continuation: its tokens, their log-probabilities and the argmax at each position."""
+
+    answer_ids: tuple[int, ...]
+    logprobs: tuple[float, ...]
+    argmax: tuple[int, ...]
+
+    @property
+    def nll(self) -> float:
+        """Mean per-token negative log-likelihood."""
+        return -sum(self.logprobs) / len(self.logprobs)
+
+
+class Scorer:
+    """Scores (prompt, answer) pairs and generates from prompts with one model and tokenizer."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        batch_size: int = 64,
+        padding_side: str = "right",
+    ):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.padding_side = padding_side
+        self._pairs: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
+
+    def tokens(self, prompt: str, answer: str) -> tuple[list[int], list[int]]:
+        key = (prompt, answer)
+        if key not in self._pairs:
+            self._pairs[key] = target_ids(self.tokenizer, prompt, answer)
+        return self._pairs[key]
+
+    @torch.no_grad()
+    def score(self, pairs: Sequence[tuple[str, str]]) -> list[Scored]:
+        """Teacher-forced scores of each answer after its prompt."""
+        encoded = [self.tokens(prompt, answer) for prompt, answer in pairs]
+        rows = [prompt + answer[:-1] for prompt, answer in encoded]
+        results: list[Scored | None] = [None] * len(pairs)
+        for chunk in self._chunks(rows):
+            batch = pad([rows[i] for i in chunk], pad_id(self.tokenizer), self.padding_side)
+            for i, scored in zip(chunk, self._score_batch(batch, [encoded[i] for i in chunk]), strict=True):
+                results[i] = scored
+        return results  # type: ignore[return-value]
+
+    def _score_batch(self, batch: Batch, encoded: list[tuple[list[int], list[int]]]) -> list[Scored]:
+        device = next(self.model.parameters()).device
+        row_index, col_index, answers = [], [], []
+        offsets = batch.offsets.tolist()
+        for row, (prompt, answer) in enumerate(encoded):
+            for j in range(len(answer)):
+                row_index.append(row)
+                col_index.append(offsets[row] + len(prompt) - 1 + j)
+            answers.extend(answer)
+        logits = logits_at(self.model, batch.to(device), torch.tensor(row_index), torch.tensor(col_index))
+        logprobs = logits.log_softmax(-1)
+        chosen = logprobs.gather(1, torch.tensor(answers, device=logits.device)[:, None])[:, 0].tolist()
+        argmax = logits.argmax(-1).tolist()
+        out, start = [], 0
+        for _, answer in encoded:
+            end = start + len(answer)
+            out.append(Scored(tuple(answer), tuple(chosen[start:end]), tuple(argmax[start:end])))
+            start = end
+        return out
+
+    @torch.no_grad()
+    def generate(self, prompts: Sequence[str], max_new_tokens: Sequence[int]) -> list[str]:
+        """Greedy continuations (decoded, special tokens dropped), each at most its own number of new tokens."""
+        rows = [encode(self.tokenizer, prompt) for prompt in prompts]
+        results: list[str] = [""] * len(prompts)
+        device = next(self.model.parameters()).device
+        pad_token = pad_id(self.tokenizer)
+        for chunk in self._chunks(rows):
+            batch = pad([rows[i] for i in chunk], pad_token, "left").to(device)
+            limit = max(max_new_tokens[i] for i in chunk)
+            output = self.model.generate(
+                input_ids=batch.input_ids,
+                attention_mask=batch.attention_mask,
+                max_new_tokens=limit,
+                do_sample=False,
+                pad_token_id=pad_token,
+            )
+            new = output[:, batch.input_ids.shape[1] :].tolist()
+            for i, tokens in zip(chunk, new, strict=True):
+                tokens = _until_eos(tokens[: max_new_tokens[i]], self.tokenizer.eos_token_id)
+                results[i] = self.tokenizer.decode(tokens, skip_special_tokens=True)
+        return results
+
+    def _chunks(self, rows: Sequence[Sequence[int]]) -> list[list[int]]:
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
+        return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+
+
+def _until_eos(tokens: list[int], eos: int | None) -> list[int]:
+    return tokens[: tokens.index(eos)] if eos is not None and eos in tokens else tokens
