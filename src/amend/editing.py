@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ def edit(
     method: str = "rome",
     *,
     cache_dir: str | Path | None = None,
-    corpus: Corpus | None = None,
+    corpus: Corpus | Sequence[str] | str | Path | None = None,
     progress: bool = False,
     **overrides: Any,
 ) -> Patch:
@@ -50,7 +50,8 @@ def edit(
         requests: The facts to write.
         method: A registered method name (``amend ls`` lists them).
         cache_dir: Where statistics are cached (default ``$AMEND_CACHE`` or ``~/.cache/amend``).
-        corpus: Texts for the key statistics, replacing the config's ``stats_corpus``.
+        corpus: Texts for the key statistics, replacing the config's ``stats_corpus``: a :class:`Corpus`, a list
+            of strings, a text file, or ``hf:NAME[:CONFIG]``.
         progress: Show progress bars.
         **overrides: Fields of the method's config (e.g. ``layer=5``).
 
@@ -61,7 +62,12 @@ def edit(
     config = method_cls.config_cls.for_model(model, **overrides)
     requests = as_requests(requests)
     base = fingerprint(model)
-    resources = Resources(stats=StatsCache(cache_dir), corpus=corpus, base_fingerprint=base, progress=progress)
+    resources = Resources(
+        stats=StatsCache(cache_dir),
+        corpus=None if corpus is None else Corpus.resolve(corpus),
+        base_fingerprint=base,
+        progress=progress,
+    )
     ledger = WeightLedger(model)
     try:
         with frozen(model):

@@ -64,6 +64,73 @@ def edit(
 
 
 @app.command()
+def evaluate(
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Local directory or hub id.")] = None,
+    requests: Annotated[Path | None, typer.Option(help="JSON list or JSONL file of edit requests.")] = None,
+    world: Annotated[bool, typer.Option(help="Use the shipped knowledge-world model and its requests.")] = False,
+    num_requests: Annotated[int, typer.Option("--num-requests", "-n", help="World requests (with --world).")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of the world requests.")] = 0,
+    method: Annotated[str, typer.Option(help="Editing method, or 'none' for the unedited model.")] = "rome",
+    mode: Annotated[str, typer.Option(help="single or batch.")] = "single",
+    protocol: Annotated[
+        list[str] | None, typer.Option(help="probability, token_accuracy, exact_match (repeatable; default all).")
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help="JSON file of method config fields.", exists=True)] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Config override key=value (repeatable).")] = None,
+    corpus: Annotated[Path | None, typer.Option(help="Text file (one document per line) for key statistics.")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Statistics cache directory.")] = None,
+    out: Annotated[Path, typer.Option(help="Directory for results_<date>.json and samples_<date>.jsonl.")] = Path(
+        "runs/evaluate"
+    ),
+    limit: Annotated[int | None, typer.Option(help="Evaluate only the first N requests.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Prompts per forward pass.")] = 64,
+    device: Annotated[str, typer.Option(help="torch device.")] = "cpu",
+) -> None:
+    """Edit in single or batch mode and report reliability, generalization, locality and portability."""
+    from amend.cli.loading import parse_overrides
+    from amend.evaluation import PROTOCOLS
+    from amend.evaluation import evaluate as run_evaluation
+    from amend.stats import Corpus
+
+    lm, tokenizer, edit_requests, stats_corpus = _evaluation_inputs(model, requests, world, num_requests, seed, device)
+    if corpus:
+        stats_corpus = Corpus.from_file(corpus)
+    result = run_evaluation(
+        lm,
+        tokenizer,
+        edit_requests[:limit],
+        None if method == "none" else method,
+        mode=mode,
+        protocols=protocol or PROTOCOLS,
+        batch_size=batch_size,
+        edit_options={"cache_dir": cache_dir, "corpus": stats_corpus},
+        **parse_overrides(set_, config),
+    )
+    console.print(result.table())
+    console.print(f"results written to {result.save(out)}")
+
+
+def _evaluation_inputs(model, requests, world, num_requests, seed, device):
+    """Model, tokenizer, requests and statistics corpus from either --world or --model/--requests."""
+    from amend.cli.loading import load_model, load_requests
+
+    if world:
+        from amend import world as knowledge_world
+
+        lm, tokenizer, _ = knowledge_world.load()
+        return (
+            lm.to(device),
+            tokenizer,
+            knowledge_world.edit_requests(num_requests, seed),
+            knowledge_world.stats_corpus(),
+        )
+    if not model or not requests:
+        raise typer.BadParameter("give --model and --requests, or --world")
+    lm, tokenizer = load_model(model, device)
+    return lm, tokenizer, load_requests(requests), None
+
+
+@app.command()
 def apply(
     patch_dir: Annotated[Path, typer.Argument(help="A directory written by `amend edit`.", exists=True)],
     model: ModelOption,

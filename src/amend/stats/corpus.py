@@ -55,11 +55,13 @@ class Corpus:
         return cls(identity=f"hf-{name.replace('/', '_')}-{config or 'default'}-{split}", documents=documents)
 
     @classmethod
-    def resolve(cls, spec: str | Path | Corpus) -> Corpus:
-        """A corpus from a spec: a path to a text file, or ``hf:NAME[:CONFIG]`` (e.g.
+    def resolve(cls, spec: str | Path | Corpus | Sequence[str]) -> Corpus:
+        """A corpus from a spec: a list of texts, a path to a text file, or ``hf:NAME[:CONFIG]`` (e.g.
         ``hf:wikitext:wikitext-103-raw-v1``)."""
         if isinstance(spec, Corpus):
             return spec
+        if not isinstance(spec, (str, Path)):
+            return cls.from_texts(spec)
         spec = str(spec)
         if spec.startswith("hf:"):
             name, _, config = spec[3:].partition(":")
