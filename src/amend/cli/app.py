@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -159,9 +160,8 @@ def list_(
     if method:
         config_cls = load_method(method).config_cls
         table = Table("field", "default", "meaning", title=f"{method} ({config_cls.__name__})")
-        defaults = config_cls()
-        for name, text in config_cls.help().items():
-            table.add_row(name, repr(getattr(defaults, name)), text)
+        for field in dataclasses.fields(config_cls):
+            table.add_row(field.name, repr(field.default), field.metadata.get("help", ""))
         console.print(table)
         return
     methods = Table("method", "implementation", title="methods")

@@ -9,6 +9,7 @@ from amend.errors import UnknownMethod
 
 METHODS: dict[str, str] = {
     "rome": "amend.methods.rome.method:Rome",
+    "memit": "amend.methods.memit.method:Memit",
 }
 
 

@@ -50,7 +50,13 @@ def bare_keys(
     return _keys_per_row(anatomy, tokenizer, requests, ["{}"], layer, rule)
 
 
-@torch.no_grad()
+def bare_values(
+    anatomy: Anatomy, tokenizer: PreTrainedTokenizerBase, requests: Sequence[EditRequest], site: Site, *, rule: str
+) -> torch.Tensor:
+    """(n_requests, width) activation at ``site`` at the fact token of each bare prompt (MEMIT's H)."""
+    return values_per_row(anatomy, tokenizer, requests, ["{}"], site, rule)
+
+
 def _keys_per_row(
     anatomy: Anatomy,
     tokenizer: PreTrainedTokenizerBase,
@@ -59,8 +65,20 @@ def _keys_per_row(
     layer: int,
     rule: str,
 ) -> torch.Tensor:
+    return values_per_row(anatomy, tokenizer, requests, templates, Site(Component.MLP_KEY, layer), rule)
+
+
+@torch.no_grad()
+def values_per_row(
+    anatomy: Anatomy,
+    tokenizer: PreTrainedTokenizerBase,
+    requests: Sequence[EditRequest],
+    templates: Sequence[str],
+    site: Site,
+    rule: str,
+) -> torch.Tensor:
+    """(n_requests · n_templates, width) float32 activation at ``site`` at each row's fact token, request-major."""
     rows = template_rows(tokenizer, requests, templates, rule)
-    site = Site(Component.MLP_KEY, layer)
     device = next(anatomy.model.parameters()).device
     out = []
     for start in range(0, len(rows), ROWS_PER_FORWARD):

@@ -1,0 +1,68 @@
+"""The batched, multi-layer editing loop the MEMIT family shares (spec §2).
+
+1. The target z of every request is optimised once, at the residual stream of the last edited layer L.
+2. For each edited layer ℓ_i, in order: keys K and the current residual H (block-L output on the bare prompts) are
+   recomputed with the model *as partially edited so far*; the remaining residual R = (Z − H)/(m − i) is spread
+   evenly over the layers left; the method's update rule turns (K, R) into ΔW_ℓ, applied at once.
+
+Methods state only their update rule (:meth:`BatchLocateMethod.layer_update`) and, if they keep state across
+batches, what they do after a batch (:meth:`BatchLocateMethod.after_batch`).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+
+import torch
+
+from amend.architectures import Component, Site
+from amend.methods.base import EditMethod
+from amend.methods.locate.common import context_templates, key_covariances
+from amend.methods.locate.keys import bare_values, subject_keys
+from amend.methods.locate.target import TargetResult, optimise_targets
+from amend.patch import WeightDelta, WeightLedger
+from amend.records import EditRequest
+
+
+class BatchLocateMethod(EditMethod):
+    """Base of MEMIT, AlphaEdit and the methods that keep MEMIT's loop but change its update rule."""
+
+    def write(self, requests: Sequence[EditRequest], ledger: WeightLedger) -> None:
+        config = self.config
+        layers = sorted(config.layers)
+        last = layers[-1]
+        templates = context_templates(self, config)
+        self.covariances = key_covariances(self, config, layers)
+        targets = self.targets(requests, templates.flat(), Site(Component.BLOCK_OUTPUT, last))
+        rule = config.fact_token
+        for i, layer in enumerate(layers):
+            keys = subject_keys(self.anatomy, self.tokenizer, requests, templates, layer, rule=rule, average="grouped")
+            current = bare_values(self.anatomy, self.tokenizer, requests, Site(Component.BLOCK_OUTPUT, last), rule=rule)
+            residual = (targets.target.to(current.device) - current) / self.residual_share(len(layers) - i)
+            left, right = self.layer_update(layer, keys.double(), residual.double())
+            ledger.add(WeightDelta(self.anatomy.mlp_out_proj_name(layer), left.float(), right.float()))
+        self.after_batch(requests, templates)
+        self.log.update(
+            templates=templates.flat(),
+            layers=layers,
+            target_iterations=targets.iterations,
+            target_losses=targets.losses,
+            forward_passes=targets.forward_passes,
+            backward_passes=targets.backward_passes,
+        )
+
+    def targets(self, requests: Sequence[EditRequest], templates: list[str], site: Site) -> TargetResult:
+        """z for every request (CoME replaces this)."""
+        return optimise_targets(self.anatomy, self.tokenizer, requests, templates, site, self.config.target_settings())
+
+    def residual_share(self, layers_left: int) -> float:
+        """How the residual is split over the layers left: evenly (MEMIT); PMET uses √."""
+        return float(layers_left)
+
+    @abstractmethod
+    def layer_update(self, layer: int, keys: torch.Tensor, residual: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """ΔW_ℓ as factors (left (d_out, n), right (n, d_in)) from keys (n, d_in) and residuals (n, d_out), float64."""
+
+    def after_batch(self, requests: Sequence[EditRequest], templates) -> None:
+        """Called once every layer of the batch is written (AlphaEdit accumulates its keys here)."""

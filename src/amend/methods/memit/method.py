@@ -1,0 +1,25 @@
+"""MEMIT's update rule (spec §2); the loop over layers is :class:`~amend.methods.locate.batch.BatchLocateMethod`.
+
+ΔW_ℓ = R Kᵀ (λ C_ℓ + K Kᵀ)⁻¹        solved in float64, stored as factors R and ((λC + KKᵀ)⁻¹ K)ᵀ
+"""
+
+from __future__ import annotations
+
+import torch
+
+from amend.methods.locate.batch import BatchLocateMethod
+from amend.methods.locate.solve import solve_spd
+from amend.methods.memit.config import MemitConfig
+
+
+class Memit(BatchLocateMethod):
+    name = "memit"
+    config_cls = MemitConfig
+    config: MemitConfig
+
+    def layer_update(self, layer: int, keys: torch.Tensor, residual: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        cov = self.covariances[layer].to(keys.device)
+        k = keys.T  # (d_in, n)
+        system = self.config.mom2_update_weight * cov + k @ k.T
+        right = solve_spd(system, k).T  # (n, d_in)
+        return residual.T, right  # (d_out, n), (n, d_in)

@@ -1,0 +1,82 @@
+import pytest
+import torch
+from helpers import corpus, edit_request, tokenizer, trained_tiny_model
+
+import amend
+from amend.architectures import Component, Site, anatomy
+from amend.methods.base import frozen
+from amend.methods.locate.keys import bare_values
+from amend.methods.locate.target import optimise_targets
+from amend.methods.memit.config import MemitConfig, scaled_layers
+from amend.methods.memit.method import Memit
+from amend.stats import Corpus
+
+REQUESTS = [
+    edit_request("The mother tongue of {} is", "Danielle Darrieux"),
+    edit_request("{} works for", "Apple A5"),
+    edit_request("{} plays the", "Toko Yasuda"),
+]
+SETTINGS = dict(
+    layers=(0, 1),
+    v_lr=0.5,
+    clamp_norm_factor=10.0,
+    v_num_grad_steps=50,
+    context_templates=("Rain fell. {}",),
+    mom2_update_weight=100.0,
+)
+
+
+def test_update_satisfies_the_normal_equation():
+    torch.manual_seed(0)
+    d_in, d_out, n = 12, 5, 3
+    a = torch.randn(d_in, d_in, dtype=torch.float64)
+    method = Memit.__new__(Memit)  # the rule alone, without a model
+    method.config = MemitConfig(layers=(0,), mom2_update_weight=7.0)
+    method.covariances = {0: a @ a.T / d_in}
+    keys, residual = torch.randn(n, d_in, dtype=torch.float64), torch.randn(n, d_out, dtype=torch.float64)
+    left, right = method.layer_update(0, keys, residual)
+    delta = left @ right
+    system = 7.0 * method.covariances[0] + keys.T @ keys
+    assert torch.allclose(delta @ system, residual.T @ keys, atol=1e-9)
+
+
+@pytest.mark.parametrize(("model_type", "bos"), [("gpt2", False), ("llama", True)])
+def test_the_last_layer_reaches_z_when_the_covariance_weight_vanishes(model_type, bos, tmp_path):
+    model, tok = trained_tiny_model(model_type, bos), tokenizer(bos)
+    settings = dict(SETTINGS, layers=(1,), mom2_update_weight=1e-6, context_templates=())
+    config = MemitConfig.for_model(model, **settings)
+    body, site = anatomy(model), Site(Component.BLOCK_OUTPUT, 1)
+    with frozen(model):
+        z = optimise_targets(body, tok, REQUESTS, ["{}"], site, config.target_settings()).target
+    amend.edit(model, tok, REQUESTS, "memit", corpus=Corpus.from_texts(corpus()), cache_dir=tmp_path, **settings)
+    reached = bare_values(body, tok, REQUESTS, site, rule="subject_last")
+    assert torch.allclose(reached, z, rtol=1e-3, atol=1e-3)
+
+
+def test_batch_edit_flips_the_facts_and_reverts_bit_exactly(tmp_path):
+    # GPT-2 only: the tiny trained Llama does not look its facts up at the subject, so no z at the residual stream
+    # of its early layers reaches the targets (the knowledge-world model is the testbed for that).
+    model, tok = trained_tiny_model("gpt2"), tokenizer()
+    original = {k: v.clone() for k, v in model.state_dict().items()}
+    patch = amend.edit(
+        model, tok, REQUESTS, "memit", corpus=Corpus.from_texts(corpus()), cache_dir=tmp_path, **SETTINGS
+    )
+    flipped = 0
+    for request in REQUESTS:
+        prompt, target = amend.tokens.target_ids(tok, request.text, request.target_new)
+        with torch.no_grad():
+            flipped += int(model(torch.tensor([prompt])).logits[0, -1].argmax() == target[0])
+    assert flipped >= 2
+    assert [s.rank for s in patch.steps] == [3, 3] and len(patch.modules) == 2
+    patch.revert()
+    assert all(torch.equal(original[k], v) for k, v in model.state_dict().items())
+
+
+def test_default_layers_scale_with_depth():
+    config = type("C", (), {"model_type": "gpt2", "num_hidden_layers": 48})
+    assert scaled_layers(config) == (13, 14, 15, 16, 17)
+    config.num_hidden_layers = 12
+    assert scaled_layers(config) == (3, 4)
+    assert MemitConfig.for_model(trained_tiny_model("llama", True)).layers
+    with pytest.raises(amend.ConfigError, match="repeat"):
+        MemitConfig(layers=(1, 1))
