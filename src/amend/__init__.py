@@ -12,7 +12,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-from amend.editing import edit
+from amend.editing import Editor, edit
 from amend.errors import (
     AmendError,
     ConfigError,
@@ -31,6 +31,7 @@ __all__ = [
     "ConfigError",
     "EditFailed",
     "EditRequest",
+    "Editor",
     "Patch",
     "PatchMismatch",
     "Probe",

@@ -1,27 +1,34 @@
-"""``amend.edit``: apply one edit to a model in place and get its :class:`~amend.patch.Patch` back."""
+"""Editing a model: :class:`Editor` for sequences of batches with method state, :func:`edit` for one batch.
+
+An edit is a transaction: the weights it writes go through a ledger, and on any failure — an exception, NaN or
+inf in an intermediate — every weight and the method's state are restored exactly before the error is raised.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
+from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from amend import __version__
-from amend.errors import AmendError, EditFailed
+from amend.errors import AmendError, EditFailed, PatchMismatch
 from amend.fingerprint import fingerprint
 from amend.methods import load_method
 from amend.methods.base import Resources, frozen
-from amend.patch import Patch, WeightLedger
+from amend.patch import Patch, WeightLedger, revert_all
 from amend.records import EditRequest
 from amend.stats import Corpus, StatsCache
 
+RequestsLike = EditRequest | Mapping[str, Any] | Iterable[EditRequest | Mapping[str, Any]]
 
-def as_requests(
-    requests: EditRequest | Mapping[str, Any] | Iterable[EditRequest | Mapping[str, Any]],
-) -> list[EditRequest]:
+
+def as_requests(requests: RequestsLike) -> list[EditRequest]:
     """Requests from request objects or plain dicts (validated; errors name the record index and field)."""
     if isinstance(requests, (EditRequest, Mapping)):
         requests = [requests]
@@ -31,10 +38,139 @@ def as_requests(
     return out
 
 
+class Editor:
+    """Applies batches of edits in sequence, keeping the method's state (AlphaEdit's accumulated keys).
+
+    ``editor.edit(batch)`` applies one batch in place and returns its :class:`Patch`; ``editor.revert()`` undoes
+    every batch bit for bit and resets the state; ``editor.save(dir)`` and :meth:`Editor.load` persist the whole
+    run. Statistics are keyed by the unedited model's fingerprint, so they are computed once for the sequence.
+
+    Args:
+        model: A HuggingFace causal LM whose ``model_type`` is in amend's architecture table.
+        tokenizer: Its tokenizer (not modified).
+        method: A registered method name (``amend ls`` lists them).
+        cache_dir: Where statistics are cached (default ``$AMEND_CACHE`` or ``~/.cache/amend``).
+        corpus: Texts for the key statistics, replacing the config's ``stats_corpus``: a :class:`Corpus`, a list
+            of strings, a text file, or ``hf:NAME[:CONFIG]``.
+        progress: Show progress bars.
+        **overrides: Fields of the method's config (e.g. ``layer=5``).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        tokenizer: PreTrainedTokenizerBase,
+        method: str = "rome",
+        *,
+        cache_dir: str | Path | None = None,
+        corpus: Corpus | Sequence[str] | str | Path | None = None,
+        progress: bool = False,
+        **overrides: Any,
+    ):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.method_cls = load_method(method)
+        self.config = self.method_cls.config_cls.for_model(model, **overrides)
+        self.base_fingerprint = fingerprint(model)
+        self.resources = Resources(
+            stats=StatsCache(cache_dir),
+            corpus=None if corpus is None else Corpus.resolve(corpus),
+            base_fingerprint=self.base_fingerprint,
+            progress=progress,
+        )
+        self.state: dict[str, torch.Tensor] = self.resources.state
+        self.patches: list[Patch] = []
+
+    @property
+    def method(self) -> str:
+        return self.method_cls.name
+
+    def edit(self, requests: RequestsLike) -> Patch:
+        """Apply one batch in place and return its patch; on failure nothing changes (weights nor state)."""
+        requests = as_requests(requests)
+        before = fingerprint(self.model)
+        saved_state = {name: tensor.clone() for name, tensor in self.state.items()}
+        ledger = WeightLedger(self.model)
+        try:
+            with frozen(self.model):
+                method = self.method_cls(self.model, self.tokenizer, self.config, self.resources)
+                method.write(requests, ledger)
+        except BaseException as err:
+            ledger.rollback()
+            self.state.clear()
+            self.state.update(saved_state)
+            if isinstance(err, Exception) and not isinstance(err, AmendError):
+                raise EditFailed(f"{self.method} failed and the model was left unchanged: {err}") from err
+            raise
+        patch = Patch(
+            method=self.method,
+            config=self.config.to_dict(),
+            requests=requests,
+            steps=list(ledger.steps),
+            base_fingerprint=before,
+            result_fingerprint=fingerprint(self.model),
+            amend_version=__version__,
+            log=method.log,
+        )
+        patch._attach(self.model, ledger.originals)
+        self.patches.append(patch)
+        return patch
+
+    def revert(self) -> None:
+        """Undo every batch (latest first), bit for bit, and reset the method state."""
+        revert_all(self.patches)
+        self.patches.clear()
+        self.state.clear()
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``editor.json``, ``state.safetensors`` and ``patches/NNNNN/`` into the directory ``path``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        for i, patch in enumerate(self.patches):
+            target = path / "patches" / f"{i:05d}"
+            if not (target / "patch.json").exists():  # patches never change once written
+                patch.save(target)
+        save_file({k: v.contiguous().cpu() for k, v in self.state.items()}, str(path / "state.safetensors"))
+        meta = {
+            "method": self.method,
+            "config": self.config.to_dict(),
+            "base_fingerprint": self.base_fingerprint,
+            "patches": len(self.patches),
+            "amend_version": __version__,
+        }
+        (path / "editor.json").write_text(json.dumps(meta, indent=2))
+        return path
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        model: nn.Module,
+        tokenizer: PreTrainedTokenizerBase,
+        **options: Any,
+    ) -> Editor:
+        """Re-create a saved editor on the *unedited* model: its patches are re-applied in order, its state
+        restored. ``options`` are :class:`Editor`'s keyword arguments other than config fields."""
+        path = Path(path)
+        meta = json.loads((path / "editor.json").read_text())
+        editor = cls(model, tokenizer, meta["method"], **options, **meta["config"])
+        if editor.base_fingerprint != meta["base_fingerprint"]:
+            raise PatchMismatch(
+                f"{path} was saved for a model with fingerprint {meta['base_fingerprint'][:12]}, not "
+                f"{editor.base_fingerprint[:12]}; load it on the unedited model it started from"
+            )
+        for i in range(meta["patches"]):
+            editor.patches.append(Patch.load(path / "patches" / f"{i:05d}").apply(model))
+        state_file = path / "state.safetensors"
+        if state_file.exists():
+            editor.state.update(load_file(str(state_file)))
+        return editor
+
+
 def edit(
     model: nn.Module,
     tokenizer: PreTrainedTokenizerBase,
-    requests: EditRequest | Mapping[str, Any] | Iterable[EditRequest | Mapping[str, Any]],
+    requests: RequestsLike,
     method: str = "rome",
     *,
     cache_dir: str | Path | None = None,
@@ -42,55 +178,11 @@ def edit(
     progress: bool = False,
     **overrides: Any,
 ) -> Patch:
-    """Edit ``model`` in place and return the patch (``patch.revert()`` undoes it bit for bit).
+    """Edit ``model`` in place with one batch and return the patch (``patch.revert()`` undoes it bit for bit).
 
-    Args:
-        model: A HuggingFace causal LM whose ``model_type`` is in amend's architecture table.
-        tokenizer: Its tokenizer (not modified).
-        requests: The facts to write.
-        method: A registered method name (``amend ls`` lists them).
-        cache_dir: Where statistics are cached (default ``$AMEND_CACHE`` or ``~/.cache/amend``).
-        corpus: Texts for the key statistics, replacing the config's ``stats_corpus``: a :class:`Corpus`, a list
-            of strings, a text file, or ``hf:NAME[:CONFIG]``.
-        progress: Show progress bars.
-        **overrides: Fields of the method's config (e.g. ``layer=5``).
-
-    If anything fails — an exception, NaN or inf in an intermediate — the model is left exactly as it was and
+    The one-shot form of :class:`Editor` (same arguments); method state such as AlphaEdit's accumulated keys starts
+    empty and is not kept. If anything fails, the model is left exactly as it was and
     :class:`~amend.errors.EditFailed` (or the amend error that caused it) is raised.
     """
-    method_cls = load_method(method)
-    config = method_cls.config_cls.for_model(model, **overrides)
-    requests = as_requests(requests)
-    base = fingerprint(model)
-    resources = Resources(
-        stats=StatsCache(cache_dir),
-        corpus=None if corpus is None else Corpus.resolve(corpus),
-        base_fingerprint=base,
-        progress=progress,
-    )
-    ledger = WeightLedger(model)
-    try:
-        with frozen(model):
-            editor = method_cls(model, tokenizer, config, resources)
-            editor.write(requests, ledger)
-    except AmendError:
-        ledger.rollback()
-        raise
-    except Exception as err:
-        ledger.rollback()
-        raise EditFailed(f"{method} failed and the model was left unchanged: {err}") from err
-    except BaseException:
-        ledger.rollback()
-        raise
-    patch = Patch(
-        method=method_cls.name,
-        config=config.to_dict(),
-        requests=requests,
-        steps=list(ledger.steps),
-        base_fingerprint=base,
-        result_fingerprint=fingerprint(model),
-        amend_version=__version__,
-        log=editor.log,
-    )
-    patch._attach(model, ledger.originals)
-    return patch
+    editor = Editor(model, tokenizer, method, cache_dir=cache_dir, corpus=corpus, progress=progress, **overrides)
+    return editor.edit(requests)

@@ -10,6 +10,7 @@ from amend.errors import UnknownMethod
 METHODS: dict[str, str] = {
     "rome": "amend.methods.rome.method:Rome",
     "memit": "amend.methods.memit.method:Memit",
+    "alphaedit": "amend.methods.alphaedit.method:AlphaEdit",
 }
 
 

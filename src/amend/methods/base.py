@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
@@ -27,12 +28,15 @@ class Resources:
         corpus: A corpus that replaces the config's ``stats_corpus`` (e.g. in-memory texts in tests).
         base_fingerprint: Fingerprint of the unedited model, for statistics keyed by it across sequential edits.
         progress: Show progress bars.
+        state: Tensors a method carries from batch to batch (AlphaEdit's accumulated KKᵀ), owned by the
+            :class:`~amend.editing.Editor` that saves, restores and resets them.
     """
 
     stats: StatsCache = field(default_factory=StatsCache)
     corpus: Corpus | None = None
     base_fingerprint: str | None = None
     progress: bool = False
+    state: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 class EditMethod(ABC):

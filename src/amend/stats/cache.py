@@ -19,6 +19,7 @@ from transformers import PreTrainedTokenizerBase
 from amend.architectures.anatomy import Anatomy
 from amend.fingerprint import fingerprint
 from amend.stats.corpus import Corpus
+from amend.stats.projector import null_space_projector
 from amend.stats.second_moment import SecondMoment, StatsSettings, collect_second_moments
 
 
@@ -62,6 +63,45 @@ class StatsCache:
             found.update(computed)
             self.computed += len(missing)
         return {layer: found[layer] for layer in layers}
+
+    def projectors(
+        self,
+        anatomy: Anatomy,
+        tokenizer: PreTrainedTokenizerBase,
+        layers: Sequence[int],
+        corpus: Corpus,
+        settings: StatsSettings,
+        threshold: float,
+        mode: str = "absolute",
+        *,
+        progress: bool = True,
+        model_id: str | None = None,
+    ) -> dict[int, torch.Tensor]:
+        """Null-space projectors (float64) of the key statistics at ``layers``, cached beside the statistics."""
+        model_id = model_id or fingerprint(anatomy.model)
+        out, missing = {}, []
+        for layer in layers:
+            path = self._path(model_id, anatomy.mlp_out_proj_name(layer), corpus, settings)
+            path = path.with_name(path.stem + f"__P{mode}{threshold:g}.safetensors")
+            if path.exists():
+                with safe_open(str(path), framework="pt") as handle:
+                    out[layer] = handle.get_tensor("projector")
+            else:
+                missing.append((layer, path))
+        if missing:
+            moments = self.second_moments(
+                anatomy,
+                tokenizer,
+                [layer for layer, _ in missing],
+                corpus,
+                settings,
+                progress=progress,
+                model_id=model_id,
+            )
+            for layer, path in missing:
+                out[layer] = null_space_projector(moments[layer].mean(), threshold, mode)
+                save_file({"projector": out[layer].contiguous()}, str(path))
+        return {layer: out[layer] for layer in layers}
 
     def _path(self, model_id: str, module: str, corpus: Corpus, settings: StatsSettings) -> Path:
         length = settings.max_length or "ctx"

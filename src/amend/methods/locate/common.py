@@ -26,10 +26,15 @@ def context_templates(method: EditMethod, config: LocateConfig) -> ContextTempla
     )
 
 
+def stats_corpus(method: EditMethod) -> Corpus:
+    """The corpus given to the edit, else the config's ``stats_corpus``."""
+    return method.resources.corpus or Corpus.resolve(method.config.stats_corpus)
+
+
 def key_covariances(method: EditMethod, config: LocateConfig, layers: Sequence[int]) -> dict[int, torch.Tensor]:
     """E[k kᵀ] (float64) of the MLP keys at each layer, from the cache or computed in one pass."""
     resources = method.resources
-    corpus = resources.corpus or Corpus.resolve(config.stats_corpus)
+    corpus = stats_corpus(method)
     moments = resources.stats.second_moments(
         method.anatomy,
         method.tokenizer,
