@@ -9,7 +9,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedTokenizerFast
 
-from amend import EditRequest
+from amend import EditRequest, Probe, Rephrase
 from amend.tokens import encode, pad_id, pad_right
 
 SUBJECTS = [
@@ -176,3 +176,25 @@ def edit_request(frame: str, subject: str, new: str = "Tokyo") -> EditRequest:
     """A counterfactual request on a fact of :func:`facts` (target_new differs from the true object)."""
     true = facts()[(frame, subject)]
     return EditRequest(frame, subject, new if new != true else "Paris", true)
+
+
+def world_like_requests(n: int = 4) -> list[EditRequest]:
+    """Requests with a prefixed rephrase, neighbour and same-subject locality probes, over :func:`facts`."""
+    table = facts()
+    requests = []
+    for subject in SUBJECTS[:n]:
+        request = edit_request(FRAMES[0], subject)
+        neighbours = [Probe(FRAMES[0].format(s), table[(FRAMES[0], s)], "neighbour") for s in SUBJECTS[n:]]
+        same = [Probe(f.format(subject), table[(f, subject)], "same_subject") for f in FRAMES[1:4]]
+        requests.append(
+            EditRequest(
+                request.prompt,
+                subject,
+                request.target_new,
+                request.target_true,
+                rephrase=[Rephrase("Rain fell. " + request.text, "prefixed")],
+                locality=neighbours[:3] + same,
+                id=subject,
+            )
+        )
+    return requests

@@ -3,15 +3,13 @@ import json
 import pytest
 import torch
 from helpers import (
-    FRAMES,
     ROME_TEST_SETTINGS,
-    SUBJECTS,
     corpus,
-    edit_request,
     facts,
     tiny_model,
     tokenizer,
     trained_tiny_model,
+    world_like_requests,
 )
 
 import amend
@@ -53,27 +51,6 @@ def test_generation_batched_equals_one_at_a_time():
     assert together == [scorer.generate([p], [4])[0] for p in prompts]
     known = facts()[("The mother tongue of {} is", "Danielle Darrieux")]
     assert exact_match(together[0], known)  # the trained model says its fact, then ends the sentence
-
-
-def world_like_requests(n=4):
-    table = facts()
-    requests = []
-    for subject in SUBJECTS[:n]:
-        request = edit_request(FRAMES[0], subject)
-        neighbours = [amend.Probe(FRAMES[0].format(s), table[(FRAMES[0], s)], "neighbour") for s in SUBJECTS[n:]]
-        same = [amend.Probe(f.format(subject), table[(f, subject)], "same_subject") for f in FRAMES[1:4]]
-        requests.append(
-            amend.EditRequest(
-                request.prompt,
-                subject,
-                request.target_new,
-                request.target_true,
-                rephrase=[amend.Rephrase("Rain fell. " + request.text, "prefixed")],
-                locality=neighbours[:3] + same,
-                id=subject,
-            )
-        )
-    return requests
 
 
 @pytest.mark.parametrize("mode", ["single", "batch"])

@@ -122,24 +122,41 @@ class Editor:
         self.patches.clear()
         self.state.clear()
 
-    def save(self, path: str | Path) -> Path:
-        """Write ``editor.json``, ``state.safetensors`` and ``patches/NNNNN/`` into the directory ``path``."""
+    def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
+        """Write ``patches/NNNNN/``, ``state_<n>.safetensors`` and ``editor.json`` into the directory ``path``.
+
+        ``editor.json`` is written last and atomically, so an interrupted save leaves the previous save intact;
+        ``extra`` is stored in it (a sequential run keeps its progress there).
+        """
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
+        committed = json.loads((path / "editor.json").read_text())["patches"] if (path / "editor.json").exists() else 0
         for i, patch in enumerate(self.patches):
-            target = path / "patches" / f"{i:05d}"
-            if not (target / "patch.json").exists():  # patches never change once written
-                patch.save(target)
-        save_file({k: v.contiguous().cpu() for k, v in self.state.items()}, str(path / "state.safetensors"))
+            if i >= committed:  # committed patches never change; later ones may be left from an interrupted save
+                patch.save(path / "patches" / f"{i:05d}")
+        state_file = f"state_{len(self.patches):05d}.safetensors"
+        save_file({k: v.contiguous().cpu() for k, v in self.state.items()}, str(path / state_file))
         meta = {
             "method": self.method,
             "config": self.config.to_dict(),
             "base_fingerprint": self.base_fingerprint,
             "patches": len(self.patches),
+            "state_file": state_file,
             "amend_version": __version__,
+            "extra": extra or {},
         }
-        (path / "editor.json").write_text(json.dumps(meta, indent=2))
+        tmp = path / "editor.json.tmp"
+        tmp.write_text(json.dumps(meta, indent=2, default=str))
+        tmp.replace(path / "editor.json")
+        for old in path.glob("state_*.safetensors"):
+            if old.name != state_file:
+                old.unlink()
         return path
+
+    @staticmethod
+    def saved_extra(path: str | Path) -> dict[str, Any]:
+        """The ``extra`` stored by :meth:`save`."""
+        return json.loads((Path(path) / "editor.json").read_text()).get("extra", {})
 
     @classmethod
     def load(
@@ -161,9 +178,7 @@ class Editor:
             )
         for i in range(meta["patches"]):
             editor.patches.append(Patch.load(path / "patches" / f"{i:05d}").apply(model))
-        state_file = path / "state.safetensors"
-        if state_file.exists():
-            editor.state.update(load_file(str(state_file)))
+        editor.state.update(load_file(str(path / meta["state_file"])))
         return editor
 
 

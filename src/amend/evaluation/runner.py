@@ -2,7 +2,9 @@
 
 Modes:
 * ``single`` — each request is applied, evaluated and reverted before the next (the model is never left edited);
-* ``batch`` — all requests are applied together, evaluated, then reverted.
+* ``batch`` — all requests are applied together, evaluated, then reverted;
+* ``sequential`` — batches applied in order without restoring (see :mod:`amend.evaluation.sequential`); the main
+  summary is the retention of all edits at the end, ``extra`` holds the immediate summary and the checkpoints.
 
 Pre-edit observations are computed once, batched over every item, and reused: for locality agreement and for the
 ``pre_summary`` baseline.
@@ -25,10 +27,11 @@ from amend.evaluation.metrics import PROTOCOLS
 from amend.evaluation.observe import Observation, item_values, observe
 from amend.evaluation.report import EvalResult, aggregate, named_values
 from amend.evaluation.scoring import Scorer
+from amend.evaluation.sequential import SequentialSettings, run_sequential
 from amend.fingerprint import fingerprint
 from amend.records import EditRequest
 
-MODES = ("single", "batch")
+MODES = ("single", "batch", "sequential")
 
 
 def evaluate(
@@ -42,12 +45,14 @@ def evaluate(
     batch_size: int = 64,
     progress: bool = True,
     edit_options: dict[str, Any] | None = None,
+    sequential: SequentialSettings | None = None,
     **overrides: Any,
 ) -> EvalResult:
     """Evaluate ``method`` on ``requests``; ``method=None`` evaluates the unedited model only.
 
     Args:
         edit_options: Keyword arguments of :func:`amend.edit` other than config fields (``cache_dir``, ``corpus``).
+        sequential: Batch size, checkpoints, saving and resuming of the sequential mode.
         **overrides: Fields of the method's config.
     """
     if mode not in MODES:
@@ -60,12 +65,26 @@ def evaluate(
     scorer = Scorer(model, tokenizer, batch_size=batch_size)
     model_info = describe(model)
     before = observe(scorer, items, protocols)
-    after, config, seconds = before, {}, [0.0] * len(requests)
-    if method is not None:
-        options = {**(edit_options or {}), **overrides}
+    after, config, seconds, extra = before, {}, [0.0] * len(requests), {}
+    options = {**(edit_options or {}), **overrides}
+    if method is not None and mode == "sequential":
+        after, config, seconds, extra = run_sequential(
+            model,
+            tokenizer,
+            requests,
+            items,
+            before,
+            scorer,
+            method,
+            protocols,
+            options,
+            sequential or SequentialSettings(),
+            progress,
+        )
+    elif method is not None:
         run = _single if mode == "single" else _batch
         after, config, seconds = run(model, tokenizer, requests, items, scorer, method, protocols, options, progress)
-    return _result(
+    result = _result(
         method or "none",
         mode,
         list(protocols),
@@ -78,6 +97,8 @@ def evaluate(
         seconds,
         tokenizer.decode,
     )
+    result.extra.update(extra)
+    return result
 
 
 def _single(model, tokenizer, requests, items, scorer, method, protocols, options, progress):

@@ -1,0 +1,162 @@
+"""Sequential (lifelong) editing: batches applied in order without restoring, evaluated two ways.
+
+* **immediate** — each batch's requests right after that batch is written (what most papers call efficacy);
+* **retention** — *all* requests edited so far, at checkpoints and at the end (what sequential editing breaks).
+
+Other libraries report one of the two under the same name; amend records both. A run with a directory saves
+itself (the editor's patches and state, and its progress) every few batches; ``resume=True`` continues from the
+last save and gives the results an uninterrupted run gives, because every step is deterministic.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from amend.editing import Editor
+from amend.errors import ConfigError
+from amend.evaluation.items import Item
+from amend.evaluation.observe import Observation, item_values, observe
+from amend.evaluation.report import aggregate, named_values
+from amend.evaluation.scoring import Scorer
+from amend.records import EditRequest
+
+
+@dataclass
+class SequentialSettings:
+    """How a sequential run proceeds.
+
+    Attributes:
+        edit_batch_size: Requests per batch.
+        checkpoint_every: Evaluate all edits so far after every this many batches (and always at the end).
+        run_dir: Where the run saves itself; ``None`` keeps nothing.
+        save_every: Save after every this many batches (with ``run_dir``).
+        resume: Continue from the save in ``run_dir``.
+    """
+
+    edit_batch_size: int = 1
+    checkpoint_every: int = 10
+    run_dir: Path | None = None
+    save_every: int = 5
+    resume: bool = False
+
+    def __post_init__(self) -> None:
+        if self.edit_batch_size < 1 or self.checkpoint_every < 1 or self.save_every < 1:
+            raise ConfigError("edit_batch_size, checkpoint_every and save_every must be positive")
+        if self.resume and self.run_dir is None:
+            raise ConfigError("resume needs the run directory of the interrupted run")
+
+
+@dataclass
+class _Progress:
+    batches_done: int = 0
+    immediate: dict[int, dict[str, dict[str, float]]] = field(default_factory=dict)  # item -> values
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)  # per batch
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "batches_done": self.batches_done,
+            "immediate": self.immediate,
+            "checkpoints": self.checkpoints,
+            "seconds": self.seconds,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> _Progress:
+        return cls(
+            data["batches_done"],
+            {int(k): v for k, v in data["immediate"].items()},
+            data["checkpoints"],
+            data["seconds"],
+        )
+
+
+def run_sequential(
+    model,
+    tokenizer,
+    requests: Sequence[EditRequest],
+    items: list[Item],
+    before: list[Observation],
+    scorer: Scorer,
+    method: str,
+    protocols: Sequence[str],
+    options: dict[str, Any],
+    settings: SequentialSettings,
+    progress: bool,
+) -> tuple[list[Observation], dict[str, Any], list[float], dict[str, Any]]:
+    """Run the batches; returns final observations of every item, the config, seconds per request, and extras."""
+    size = settings.edit_batch_size
+    batches = [list(range(i, min(i + size, len(requests)))) for i in range(0, len(requests), size)]
+    editor, state = _start(model, tokenizer, method, options, settings)
+    by_request: dict[int, list[int]] = {}
+    for index, item in enumerate(items):
+        by_request.setdefault(item.request, []).append(index)
+    bar = tqdm(total=len(batches), initial=state.batches_done, desc=f"{method} sequential", disable=not progress)
+    for b in range(state.batches_done, len(batches)):
+        start = time.perf_counter()
+        editor.edit([requests[r] for r in batches[b]])
+        state.seconds.append(time.perf_counter() - start)
+        indices = [i for r in batches[b] for i in by_request.get(r, [])]
+        for i, seen in zip(indices, observe(scorer, [items[i] for i in indices], protocols), strict=True):
+            state.immediate[i] = named_values(item_values(items[i], seen, before[i], protocols), items[i].kind)
+        state.batches_done = b + 1
+        edited = batches[b][-1] + 1
+        if state.batches_done % settings.checkpoint_every == 0 and state.batches_done < len(batches):
+            state.checkpoints.append(_checkpoint(edited, items, before, scorer, protocols))
+        if settings.run_dir is not None and state.batches_done % settings.save_every == 0:
+            editor.save(settings.run_dir, extra=state.to_dict())
+        bar.update(1)
+    bar.close()
+    after = observe(scorer, items, protocols)
+    final = _summary(items, after, before, protocols)
+    state.checkpoints.append({"edits": len(requests), "summary": final})
+    if settings.run_dir is not None:
+        editor.save(settings.run_dir, extra=state.to_dict())
+    immediate_values = [state.immediate[i] for i in sorted(state.immediate)]
+    _, immediate = aggregate(immediate_values, [items[i].request for i in sorted(state.immediate)])
+    per_request = [state.seconds[b] / len(batch) for b, batch in enumerate(batches) for _ in batch]
+    config = editor.config.to_dict()
+    editor.revert()
+    extra = {
+        "immediate_summary": immediate,
+        "checkpoints": state.checkpoints,
+        "edit_batch_size": size,
+        "batches": len(batches),
+    }
+    return after, config, per_request, extra
+
+
+def _start(model, tokenizer, method, options, settings: SequentialSettings) -> tuple[Editor, _Progress]:
+    if settings.resume and (settings.run_dir / "editor.json").exists():
+        editor = Editor.load(settings.run_dir, model, tokenizer, **_editor_options(options))
+        return editor, _Progress.from_dict(Editor.saved_extra(settings.run_dir))
+    if settings.run_dir is not None and (settings.run_dir / "editor.json").exists():
+        raise ConfigError(f"{settings.run_dir} holds a run already; resume it or choose another directory")
+    return Editor(model, tokenizer, method, **options), _Progress()
+
+
+def _editor_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The non-config keyword arguments (the config is restored from the save)."""
+    return {k: v for k, v in options.items() if k in {"cache_dir", "corpus", "progress"}}
+
+
+def _checkpoint(edited: int, items, before, scorer, protocols) -> dict[str, Any]:
+    subset = [i for i, item in enumerate(items) if item.request < edited]
+    seen = observe(scorer, [items[i] for i in subset], protocols)
+    return {
+        "edits": edited,
+        "summary": _summary([items[i] for i in subset], seen, [before[i] for i in subset], protocols),
+    }
+
+
+def _summary(items, after, before, protocols) -> dict[str, Any]:
+    values = [
+        named_values(item_values(it, a, b, protocols), it.kind) for it, a, b in zip(items, after, before, strict=True)
+    ]
+    return aggregate(values, [it.request for it in items])[1]
