@@ -4,7 +4,7 @@ import sys
 
 import pytest
 import torch
-from helpers import ROME_TEST_SETTINGS, corpus, edit_request, tokenizer, trained_tiny_model
+from helpers import ROME_TEST_SETTINGS, corpus, edit_request, tokenizer, trained_tiny_model, world_like_requests
 from transformers import AutoModelForCausalLM
 from typer.testing import CliRunner
 
@@ -98,3 +98,36 @@ def test_a_bad_request_file_exits_2_naming_file_record_and_field(saved_model, tm
     )
     assert done.returncode == 2
     assert "bad.json" in done.stdout and "record 1" in done.stdout and "'subject'" in done.stdout
+
+
+def test_sequential_evaluate_and_plot(saved_model, tmp_path):
+    requests = tmp_path / "seq.json"
+    requests.write_text(json.dumps([r.to_dict() for r in world_like_requests(4)]))
+    overrides = [f"--set={k}={json.dumps(v)}" for k, v in ROME_TEST_SETTINGS.items()]
+    common = [
+        "--model",
+        str(saved_model),
+        "--requests",
+        str(requests),
+        "--corpus",
+        str(tmp_path / "corpus.txt"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--mode",
+        "sequential",
+        "--batch-size",
+        "2",
+        "--checkpoint-every",
+        "1",
+        "--protocol",
+        "probability",
+        *overrides,
+    ]
+    result = runner.invoke(app, ["evaluate", *common, "--out", str(tmp_path / "seq")])
+    assert result.exit_code == 0, result.output
+    assert "reliability" in result.output and (tmp_path / "seq" / "run" / "editor.json").exists()
+    saved = json.loads(next((tmp_path / "seq").glob("results_*.json")).read_text())
+    assert [c["edits"] for c in saved["extra"]["checkpoints"]] == [2, 4]
+    plotted = runner.invoke(app, ["plot", str(tmp_path / "seq"), "--out", str(tmp_path / "seq.png")])
+    assert plotted.exit_code == 0, plotted.output
+    assert (tmp_path / "seq.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -83,14 +83,23 @@ def evaluate(
     out: Annotated[Path, typer.Option(help="Directory for results_<date>.json and samples_<date>.jsonl.")] = Path(
         "runs/evaluate"
     ),
-    limit: Annotated[int | None, typer.Option(help="Evaluate only the first N requests.")] = None,
-    batch_size: Annotated[int, typer.Option(help="Prompts per forward pass.")] = 64,
+    num_edits: Annotated[int | None, typer.Option(help="Evaluate only the first N requests.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Requests per edit batch (sequential mode).")] = 1,
+    checkpoint_every: Annotated[int, typer.Option(help="Sequential: evaluate all edits every N batches.")] = 10,
+    save_every: Annotated[int, typer.Option(help="Sequential: save the run every N batches.")] = 5,
+    resume: Annotated[bool, typer.Option(help="Sequential: continue the run saved in OUT/run.")] = False,
+    forward_batch_size: Annotated[int, typer.Option(help="Prompts per forward pass.")] = 64,
     device: Annotated[str, typer.Option(help="torch device.")] = "cpu",
 ) -> None:
-    """Edit in single or batch mode and report reliability, generalization, locality and portability."""
+    """Edit in single, batch or sequential mode; report reliability, generalization, locality, portability.
+
+    Sequential mode applies batches of --batch-size without restoring, evaluates each batch right after it is
+    written and all edits so far every --checkpoint-every batches, saves itself to OUT/run, and --resume continues.
+    """
     from amend.cli.loading import parse_overrides
     from amend.evaluation import PROTOCOLS
     from amend.evaluation import evaluate as run_evaluation
+    from amend.evaluation.sequential import SequentialSettings
     from amend.stats import Corpus
 
     lm, tokenizer, edit_requests, stats_corpus = _evaluation_inputs(model, requests, world, num_requests, seed, device)
@@ -99,11 +108,12 @@ def evaluate(
     result = run_evaluation(
         lm,
         tokenizer,
-        edit_requests[:limit],
+        edit_requests[:num_edits],
         None if method == "none" else method,
         mode=mode,
         protocols=protocol or PROTOCOLS,
-        batch_size=batch_size,
+        batch_size=forward_batch_size,
+        sequential=SequentialSettings(batch_size, checkpoint_every, out / "run", save_every, resume),
         edit_options={"cache_dir": cache_dir, "corpus": stats_corpus},
         **parse_overrides(set_, config),
     )
@@ -129,6 +139,18 @@ def _evaluation_inputs(model, requests, world, num_requests, seed, device):
         raise typer.BadParameter("give --model and --requests, or --world")
     lm, tokenizer = load_model(model, device)
     return lm, tokenizer, load_requests(requests), None
+
+
+@app.command()
+def plot(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Output directories of sequential `amend evaluate` runs.")],
+    out: Annotated[Path, typer.Option(help="PNG file to write.")] = Path("sequential.png"),
+    protocol: Annotated[str, typer.Option(help="Protocol to plot.")] = "probability",
+) -> None:
+    """Plot reliability, generalization and locality against the number of edits for one or several runs."""
+    from amend.evaluation.plot import plot_runs
+
+    console.print(f"plot written to {plot_runs(run_dirs, out, protocol)}")
 
 
 @app.command()
