@@ -11,6 +11,7 @@ batches, what they do after a batch (:meth:`BatchLocateMethod.after_batch`).
 
 from __future__ import annotations
 
+import time
 from abc import abstractmethod
 from collections.abc import Sequence
 
@@ -34,7 +35,9 @@ class BatchLocateMethod(EditMethod):
         last = layers[-1]
         templates = context_templates(self, config)
         self.covariances = key_covariances(self, config, layers)
+        started = time.perf_counter()
         targets = self.targets(requests, templates.flat(), Site(Component.BLOCK_OUTPUT, last))
+        target_seconds = time.perf_counter() - started
         rule = config.fact_token
         for i, layer in enumerate(layers):
             keys = subject_keys(self.anatomy, self.tokenizer, requests, templates, layer, rule=rule, average="grouped")
@@ -50,6 +53,7 @@ class BatchLocateMethod(EditMethod):
             target_losses=targets.losses,
             forward_passes=targets.forward_passes,
             backward_passes=targets.backward_passes,
+            target_seconds=target_seconds,
         )
 
     def targets(self, requests: Sequence[EditRequest], templates: list[str], site: Site) -> TargetResult:
