@@ -15,11 +15,11 @@ import tempfile
 import time
 
 import torch
-from rome_speed import FRAMES, NAMES, OBJECTS, build_tokenizer, texts
 from transformers import GPT2Config, GPT2LMHeadModel
 
 import amend
 from amend import world
+from rome_speed import FRAMES, NAMES, OBJECTS, build_tokenizer, texts
 
 
 def gpt2_small():
