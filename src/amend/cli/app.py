@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from amend.cli.world import world_app
 from amend.errors import AmendError
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
+app.add_typer(world_app, name="world")
 
 ModelOption = Annotated[str, typer.Option("--model", "-m", help="Local directory or hub id of a causal LM.")]
 

@@ -2,7 +2,8 @@
 
 Scoring runs one padded forward per batch and unembeds only the answer positions. Pairs are sorted by length
 before batching (less padding) and results returned in the caller's order; tokenization is cached, since the
-same pairs are scored before and after an edit.
+same pairs are scored before and after an edit. Because rows are regrouped, a hook that acts per batch row (such
+as :func:`amend.hooks.add_at_positions`) must not wrap a multi-pair call.
 """
 
 from __future__ import annotations
