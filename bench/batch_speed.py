@@ -19,6 +19,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 import amend
 from amend import world
+from amend.world.defaults import stats_corpus
 from rome_speed import FRAMES, NAMES, OBJECTS, build_tokenizer, texts
 
 
@@ -36,8 +37,8 @@ def gpt2_small():
 
 
 def world_model():
-    model, tok, _ = world.load()
-    return model, tok, world.edit_requests(100, seed=0), world.stats_corpus(), {}
+    model, tok, facts = world.load()
+    return model, tok, world.edit_requests(100, seed=0, world=facts), stats_corpus(facts), {}
 
 
 def main() -> None:

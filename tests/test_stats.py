@@ -65,3 +65,17 @@ def test_corpus_identity_follows_content(tmp_path):
     path.write_text("one\nthree\n")
     assert Corpus.from_file(path).identity != first.identity
     assert Corpus.from_texts(["a"]).identity == Corpus.from_texts(["a"]).identity != Corpus.from_texts(["b"]).identity
+
+
+def test_read_only_roots_are_searched_and_never_written(tmp_path):
+    body, tok = anatomy(tiny_model("gpt2")), tokenizer()
+    texts, settings = Corpus.from_texts(corpus(20)), StatsSettings(token_budget=200)
+    shipped = StatsCache(tmp_path / "shipped")
+    first = shipped.second_moments(body, tok, [1], texts, settings, progress=False)[1]
+    user = StatsCache(tmp_path / "user", read_only=[tmp_path / "shipped"])
+    again = user.second_moments(body, tok, [1], texts, settings, progress=False)[1]
+    assert user.computed == 0 and torch.equal(again.total, first.total)
+    assert not (tmp_path / "user").exists()
+    user.second_moments(body, tok, [0], texts, settings, progress=False)  # missing there: computed, written here
+    assert user.computed == 1 and list((tmp_path / "user").rglob("*.safetensors"))
+    assert len(list((tmp_path / "shipped").rglob("*.safetensors"))) == 1

@@ -49,7 +49,8 @@ class Editor:
         model: A HuggingFace causal LM whose ``model_type`` is in amend's architecture table.
         tokenizer: Its tokenizer (not modified).
         method: A registered method name (``amend ls`` lists them).
-        cache_dir: Where statistics are cached (default ``$AMEND_CACHE`` or ``~/.cache/amend``).
+        cache_dir: Where statistics are cached (default ``$AMEND_CACHE`` or ``~/.cache/amend``), or a
+            :class:`~amend.stats.StatsCache`.
         corpus: Texts for the key statistics, replacing the config's ``stats_corpus``: a :class:`Corpus`, a list
             of strings, a text file, or ``hf:NAME[:CONFIG]``.
         progress: Show progress bars.
@@ -62,7 +63,7 @@ class Editor:
         tokenizer: PreTrainedTokenizerBase,
         method: str = "rome",
         *,
-        cache_dir: str | Path | None = None,
+        cache_dir: str | Path | StatsCache | None = None,
         corpus: Corpus | Sequence[str] | str | Path | None = None,
         progress: bool = False,
         **overrides: Any,
@@ -73,7 +74,7 @@ class Editor:
         self.config = self.method_cls.config_cls.for_model(model, **overrides)
         self.base_fingerprint = fingerprint(model)
         self.resources = Resources(
-            stats=StatsCache(cache_dir),
+            stats=StatsCache.coerce(cache_dir),
             corpus=None if corpus is None else Corpus.resolve(corpus),
             base_fingerprint=self.base_fingerprint,
             progress=progress,
@@ -188,7 +189,7 @@ def edit(
     requests: RequestsLike,
     method: str = "rome",
     *,
-    cache_dir: str | Path | None = None,
+    cache_dir: str | Path | StatsCache | None = None,
     corpus: Corpus | Sequence[str] | str | Path | None = None,
     progress: bool = False,
     **overrides: Any,

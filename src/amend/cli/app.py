@@ -129,14 +129,11 @@ def _evaluation_inputs(model, requests, world, num_requests, seed, device):
 
     if world:
         from amend import world as knowledge_world
+        from amend.world.defaults import stats_corpus
 
-        lm, tokenizer, _ = knowledge_world.load()
-        return (
-            lm.to(device),
-            tokenizer,
-            knowledge_world.edit_requests(num_requests, seed),
-            knowledge_world.stats_corpus(),
-        )
+        lm, tokenizer, facts = knowledge_world.load()
+        requests = knowledge_world.edit_requests(num_requests, seed, world=facts)
+        return lm.to(device), tokenizer, requests, stats_corpus(facts)
     if not model or not requests:
         raise typer.BadParameter("give --model and --requests, or --world")
     lm, tokenizer = load_model(model, device)

@@ -1,89 +1,73 @@
-"""``amend demo``: one fact, edited with ROME, shown before and after, then reverted.
+"""``amend demo``: what the knowledge-world model believes about one fact, edited with ROME, and reverted.
 
-Until the knowledge-world model ships, the demo uses a tiny randomly initialised Llama-shaped model with a
-word-level tokenizer, so it runs anywhere offline in seconds; the probabilities are those of a random model.
+Shows the edit prompt, a held-out paraphrase, a neighbour (another person, same relation) and a two-hop question,
+each with the probabilities of the old and new answers before and after the edit.
 """
 
 from __future__ import annotations
 
+import math
 import time
 
 import torch
 from rich.console import Console
 from rich.table import Table
-from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from amend.editing import edit
+from amend.evaluation.scoring import Scorer
 from amend.records import EditRequest
-from amend.stats import Corpus
-from amend.tokens import encode, target_ids
-
-DEMO_TEXTS = [
-    "The Eiffel Tower is located in Paris .",
-    "The Colosseum is located in Rome .",
-    "The mother tongue of Danielle Darrieux is French .",
-    "Toko Yasuda plays the guitar .",
-]
 
 
-def _demo_model() -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
-    words = sorted({w for text in DEMO_TEXTS for w in text.split()})
-    vocab = {w: i for i, w in enumerate(["<s>", "<unk>", *words])}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="<s>", unk_token="<unk>")
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(vocab),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=4,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=64,
-        initializer_range=0.2,
-        bos_token_id=0,
-        eos_token_id=0,
-        pad_token_id=0,
-    )
-    return LlamaForCausalLM(config).eval(), tokenizer
+def _demo_request(world_module, facts) -> EditRequest:
+    """The first birth-city edit of the default request stream (it has a two-hop question)."""
+    for request in world_module.edit_requests(50, seed=0, world=facts):
+        if request.portability:
+            return request
+    raise RuntimeError("no birth-city request among the first 50")
 
 
-def _probability(model, tokenizer, prompt: str, answer: str) -> tuple[float, str]:
-    _, answer_ids = target_ids(tokenizer, prompt, answer)
-    with torch.no_grad():
-        probs = model(torch.tensor([encode(tokenizer, prompt)])).logits[0, -1].softmax(-1)
-    top = tokenizer.decode([int(probs.argmax())]).strip()
-    return float(probs[answer_ids[0]]), top
+def _rows(request: EditRequest) -> list[tuple[str, str, str, str]]:
+    """(label, prompt, answer expected after the edit, competing answer)."""
+    rows = [("edit prompt", request.text, request.target_new, request.target_true)]
+    if request.rephrase:
+        rows.append(("held-out paraphrase", request.rephrase[0].prompt, request.target_new, request.target_true))
+    neighbour = next(p for p in request.locality if p.kind == "neighbour")
+    rows.append(("neighbour (unchanged)", neighbour.prompt, neighbour.answer, request.target_new))
+    if request.portability:
+        hop = request.portability[0]
+        rows.append(("two-hop question", hop.prompt, hop.answer, hop.foil or ""))
+    return rows
+
+
+def _probabilities(scorer: Scorer, rows) -> list[tuple[float, float]]:
+    pairs = [(prompt, answer) for _, prompt, answer, _ in rows] + [(prompt, foil) for _, prompt, _, foil in rows]
+    scored = scorer.score(pairs)
+    half = len(rows)
+    return [(math.exp(-scored[i].nll), math.exp(-scored[half + i].nll)) for i in range(half)]
 
 
 def run_demo(console: Console) -> None:
+    from amend import world
+    from amend.world.defaults import stats_corpus
+
+    torch.set_num_threads(1)  # a 1.7M-parameter model runs fastest on one thread (and 20x slower on a busy core)
     start = time.perf_counter()
-    model, tokenizer = _demo_model()
-    request = EditRequest("The Eiffel Tower is located in", "The Eiffel Tower", "Rome", "Paris")
-    console.print(f"[bold]Edit:[/] {request.text} [red]{request.target_true}[/] → [green]{request.target_new}[/]")
-    before = {a: _probability(model, tokenizer, request.text, a) for a in (request.target_new, request.target_true)}
-    patch = edit(
-        model,
-        tokenizer,
-        [request],
-        "rome",
-        corpus=Corpus.from_texts(DEMO_TEXTS * 20),
-        layer=0,
-        context_templates=("Colosseum . {}",),
-        v_num_grad_steps=60,
-        kl_factor=0.0,
-        v_weight_decay=0.0,
-        clamp_norm_factor=20.0,
-    )
-    after = {a: _probability(model, tokenizer, request.text, a) for a in (request.target_new, request.target_true)}
-    table = Table("answer", "p before", "p after", title=request.text)
-    for answer in before:
-        table.add_row(answer, f"{before[answer][0]:.3f}", f"{after[answer][0]:.3f}")
+    model, tokenizer, facts = world.load()
+    request = _demo_request(world, facts)
+    scorer = Scorer(model, tokenizer)
+    rows = _rows(request)
+    console.print(f"[bold]The model believes:[/] {request.text} [red]{request.target_true}[/]")
+    console.print(f"[bold]Edit with ROME:[/] {request.text} → [green]{request.target_new}[/]\n")
+    before = _probabilities(scorer, rows)
+    patch = edit(model, tokenizer, [request], "rome", corpus=stats_corpus(facts))
+    after = _probabilities(scorer, rows)
+    table = Table("probe", "prompt", "answer", "p before", "p after", "competitor", "p before", "p after")
+    for (label, prompt, answer, foil), (a0, f0), (a1, f1) in zip(rows, before, after, strict=True):
+        table.add_row(label, prompt, answer, f"{a0:.2f}", f"[bold]{a1:.2f}[/]", foil, f"{f0:.2f}", f"{f1:.2f}")
     console.print(table)
-    console.print(f"top prediction: {before[request.target_new][1]!r} → {after[request.target_new][1]!r}")
     patch.revert()
-    restored = _probability(model, tokenizer, request.text, request.target_new)[0]
-    console.print(f"reverted: p({request.target_new}) back to {restored:.3f}")
-    console.print(f"done in {time.perf_counter() - start:.1f}s. Full evaluation: `amend evaluate --help`.")
+    restored = _probabilities(scorer, rows[:1])[0][0]
+    console.print(f"reverted bit for bit: p({request.target_new}) is {restored:.2f} again.")
+    console.print(f"done in {time.perf_counter() - start:.1f}s.\n")
+    console.print("Full evaluation on 100 world requests (reliability, generalization, locality, portability):")
+    console.print("  amend evaluate --world --method rome --mode single -n 100 --out runs/world-rome")

@@ -29,11 +29,21 @@ def default_cache_dir() -> Path:
 
 
 class StatsCache:
-    """Loads statistics when a matching file exists and computes (then saves) them otherwise."""
+    """Loads statistics when a matching file exists and computes (then saves) them otherwise.
 
-    def __init__(self, root: str | Path | None = None):
+    Args:
+        root: The writable cache directory (default ``$AMEND_CACHE`` or ``~/.cache/amend``).
+        read_only: Further directories searched first, never written (statistics shipped with a model).
+    """
+
+    def __init__(self, root: str | Path | None = None, read_only: Sequence[str | Path] = ()):
         self.root = Path(root) if root is not None else default_cache_dir()
+        self.read_only = [Path(p) for p in read_only]
         self.computed = 0  # how many layers were computed rather than loaded (visible for tests and logs)
+
+    @classmethod
+    def coerce(cls, cache: StatsCache | str | Path | None) -> StatsCache:
+        return cache if isinstance(cache, StatsCache) else cls(cache)
 
     def second_moments(
         self,
@@ -54,7 +64,11 @@ class StatsCache:
         """
         model_id = model_id or fingerprint(anatomy.model)
         paths = {layer: self._path(model_id, anatomy.mlp_out_proj_name(layer), corpus, settings) for layer in layers}
-        found = {layer: _load(path) for layer, path in paths.items() if path.exists()}
+        found = {}
+        for layer, path in paths.items():
+            existing = self._existing(path)
+            if existing is not None:
+                found[layer] = _load(existing)
         missing = [layer for layer in layers if layer not in found]
         if missing:
             computed = collect_second_moments(anatomy, tokenizer, missing, corpus, settings, progress=progress)
@@ -83,8 +97,9 @@ class StatsCache:
         for layer in layers:
             path = self._path(model_id, anatomy.mlp_out_proj_name(layer), corpus, settings)
             path = path.with_name(path.stem + f"__P{mode}{threshold:g}.safetensors")
-            if path.exists():
-                with safe_open(str(path), framework="pt") as handle:
+            existing = self._existing(path)
+            if existing is not None:
+                with safe_open(str(existing), framework="pt") as handle:
                     out[layer] = handle.get_tensor("projector")
             else:
                 missing.append((layer, path))
@@ -102,6 +117,14 @@ class StatsCache:
                 out[layer] = null_space_projector(moments[layer].mean(), threshold, mode)
                 save_file({"projector": out[layer].contiguous()}, str(path))
         return {layer: out[layer] for layer in layers}
+
+    def _existing(self, path: Path) -> Path | None:
+        """``path`` under a read-only root, else under the writable root, if the file exists."""
+        relative = path.relative_to(self.root)
+        for root in [*self.read_only, self.root]:
+            if (root / relative).exists():
+                return root / relative
+        return None
 
     def _path(self, model_id: str, module: str, corpus: Corpus, settings: StatsSettings) -> Path:
         length = settings.max_length or "ctx"
