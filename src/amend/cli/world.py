@@ -50,7 +50,7 @@ def recall(path: PathOption = None) -> None:
 def probe(
     path: PathOption = None,
     requests: Annotated[int, typer.Option("--requests", "-n", help="Counterfactual requests to probe with.")] = 20,
-    steps: Annotated[int, typer.Option(help="Optimisation steps per vector.")] = 60,
+    steps: Annotated[int, typer.Option(help="Optimisation steps per vector.")] = 100,
 ) -> None:
     """Best p(new) a free residual vector reaches, per layer, at the subject's last token and the final token."""
     from amend import world

@@ -1,0 +1,173 @@
+"""A fictional world and a small GPT-2 trained from scratch that knows its facts: a knowledge-editing testbed.
+
+Every fact of the world is known, every object is one token, and the shipped model recalls the facts it was
+trained on, so an edit's success, generalisation and locality can be measured exactly and offline::
+
+    from amend import world
+    model, tokenizer, w = world.load()
+    requests = world.edit_requests(10, seed=0)
+
+The shipped model lives in ``amend/world/data`` (model, tokenizer, ``world.json``, and ``model_card.json``
+with its training configuration and measured recall). Retrain it with ``python -m amend.world.train --out
+DIR``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from amend.records import EditRequest, Probe, Rephrase, fill
+from amend.world.corpus import (
+    CONTEXT_PREFIXES,
+    NO,
+    YES,
+    in_context_prompt,
+    relevance_prompt,
+    with_prefix,
+)
+from amend.world.generator import (
+    CITY_RELATION,
+    PERSON_RELATIONS,
+    TWO_HOP_RELATION,
+    Person,
+    Relation,
+    World,
+    generate,
+    relation_first,
+    sentence,
+)
+
+if TYPE_CHECKING:
+    from transformers import GPT2LMHeadModel, PreTrainedTokenizerFast
+
+DATA_DIR = Path(__file__).parent / "data"
+WORLD_FILE = "world.json"
+
+
+def load_world(path: str | Path | None = None) -> World:
+    """The world a trained model was trained on (default: the shipped model's)."""
+    folder = Path(path) if path is not None else DATA_DIR
+    return World.from_json(json.loads((folder / WORLD_FILE).read_text()))
+
+
+def load(path: str | Path | None = None) -> tuple[GPT2LMHeadModel, PreTrainedTokenizerFast, World]:
+    """Model (in eval mode), tokenizer and world from ``path`` (default: the shipped model), offline."""
+    from transformers import GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    from amend.world.defaults import EDIT_DEFAULTS
+
+    folder = Path(path) if path is not None else DATA_DIR
+    model = GPT2LMHeadModel.from_pretrained(folder, local_files_only=True)
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(folder, local_files_only=True)
+    if not getattr(model.config, "amend_defaults", None):  # a model trained before the defaults existed
+        model.config.amend_defaults = EDIT_DEFAULTS
+    return model.eval(), tokenizer, load_world(folder)
+
+
+def edit_requests(
+    n: int,
+    seed: int = 0,
+    world: World | None = None,
+    relations: Sequence[str] = PERSON_RELATIONS,
+    n_neighbours: int = 4,
+) -> list[EditRequest]:
+    """``n`` counterfactual edits, each of a different person, with rephrase, locality and portability probes.
+
+    * ``prompt``: a training template; ``target_true`` the real object, ``target_new`` another object of the
+      same relation (for a birth city, a city in another country, so the two-hop answer must change);
+    * ``rephrase``: the relation's held-out templates, with kind ``"relation_first"`` or ``"subject_first"``;
+    * ``locality``: ``"neighbour"`` probes (the same relation of people not edited in this batch) and
+      ``"same_subject"`` probes (the person's other relations), with their true answers;
+    * ``portability``: for birth-city edits, ``"two_hop"`` probes asking the birth country, answered by the
+      country of the new city (``foil``: the country the true birth city implies).
+    """
+    world = world if world is not None else load_world()
+    if not 0 < n <= len(world.people):
+        raise ValueError(f"n must be between 1 and {len(world.people)} (one edit per person), got {n}")
+    rng = random.Random(seed)
+    chosen = rng.sample(world.people, n)
+    edited = {p.name for p in chosen}
+    bystanders = [p for p in world.people if p.name not in edited]
+    return [
+        _request(world, rng, person, rng.choice(list(relations)), bystanders, n_neighbours, f"world-{seed}-{i}")
+        for i, person in enumerate(chosen)
+    ]
+
+
+def _request(
+    world: World,
+    rng: random.Random,
+    person: Person,
+    relation: str,
+    bystanders: list[Person],
+    n_neighbours: int,
+    rid: str,
+) -> EditRequest:
+    rel = world.relations[relation]
+    true = person.facts[relation]
+    new = rng.choice(_alternatives(world, relation, true))
+    neighbours = rng.sample(bystanders, min(n_neighbours, len(bystanders)))
+    locality = [_probe(world, rng, p, relation, "neighbour") for p in neighbours]
+    locality += [_probe(world, rng, person, r, "same_subject") for r in PERSON_RELATIONS if r != relation]
+    portability = _two_hop_probes(world, person, new) if relation == "birth_city" else []
+    rephrase = [Rephrase(fill(t, person.name), _order(relation, t)) for t in rel.heldout]
+    return EditRequest(
+        prompt=rng.choice(rel.train),
+        subject=person.name,
+        target_new=new,
+        target_true=true,
+        rephrase=tuple(rephrase),
+        locality=tuple(locality),
+        portability=tuple(portability),
+        id=rid,
+    )
+
+
+def _order(relation: str, template: str) -> str:
+    return "relation_first" if relation_first(relation, template) else "subject_first"
+
+
+def _two_hop_probes(world: World, person: Person, new_city: str) -> list[Probe]:
+    """Birth-country questions: after the edit the answer is the new city's country, no longer the old one."""
+    old = world.answer(person.name, TWO_HOP_RELATION)
+    templates = world.relations[TWO_HOP_RELATION].templates
+    return [Probe(fill(t, person.name), world.city_country[new_city], "two_hop", old) for t in templates]
+
+
+def _alternatives(world: World, relation: str, true: str) -> list[str]:
+    """Objects an edit may write: any other object, or for birth cities, cities of another country."""
+    objects = world.relations[relation].objects
+    if relation == "birth_city":
+        return [c for c in objects if world.city_country[c] != world.city_country[true]]
+    return [o for o in objects if o != true]
+
+
+def _probe(world: World, rng: random.Random, person: Person, relation: str, kind: str) -> Probe:
+    template = rng.choice(world.relations[relation].train)
+    return Probe(fill(template, person.name), person.facts[relation], kind)
+
+
+__all__ = [
+    "CITY_RELATION",
+    "CONTEXT_PREFIXES",
+    "DATA_DIR",
+    "NO",
+    "PERSON_RELATIONS",
+    "TWO_HOP_RELATION",
+    "YES",
+    "Person",
+    "Relation",
+    "World",
+    "edit_requests",
+    "generate",
+    "in_context_prompt",
+    "load",
+    "load_world",
+    "relevance_prompt",
+    "sentence",
+    "with_prefix",
+]

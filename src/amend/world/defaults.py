@@ -1,0 +1,55 @@
+"""Editing settings that suit the world model, and the corpus its key statistics are computed on.
+
+These are per-model defaults, not method code: the world model stores them in its ``config.amend_defaults``, which
+every method's config reads (``MethodConfig.for_model``), and a caller's overrides still win. Measured on the
+shipped model (`docs/world.md` has the tables and commands):
+
+* context templates are the filler sentences the model saw before passages (:data:`CONTEXT_PREFIXES`); prefixes
+  built from other people's sentences confuse a biography-trained model;
+* the essence (KL) weight is 1 rather than 0.0625, and ROME uses the template-averaged key everywhere (r-ROME):
+  both lower the damage to the same person's other facts;
+* the MEMIT family's covariance weight λ is 100 (at the reference 15000 the update vanishes on this model: its key
+  statistics are far more isotropic than a pretrained LM's), with a larger norm limit and a lighter decay.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amend.stats import Corpus
+from amend.world.corpus import CONTEXT_PREFIXES, CorpusSpec, epoch_texts
+from amend.world.generator import World
+
+CONTEXT_TEMPLATES = tuple(f"{prefix} {{}}" for prefix in CONTEXT_PREFIXES)
+
+_BATCHED = {
+    "layers": [0, 1, 2],
+    "mom2_update_weight": 100.0,
+    "clamp_norm_factor": 2.0,
+    "v_weight_decay": 0.05,
+    "v_num_grad_steps": 60,
+    "kl_factor": 1.0,
+    "context_templates": list(CONTEXT_TEMPLATES[:5]),
+    "stats_tokens": 200_000,
+}
+
+EDIT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "rome": {
+        "layer": 0,
+        "kl_factor": 1.0,
+        "v_num_grad_steps": 100,
+        "key_mode": "consistent",
+        "context_templates": list(CONTEXT_TEMPLATES),
+        "stats_tokens": 200_000,
+    },
+    "memit": dict(_BATCHED),
+    "alphaedit": dict(_BATCHED),
+}
+
+STATS_EPOCHS = 3
+
+
+def stats_corpus(world: World) -> Corpus:
+    """The world's training texts of the first epochs: the 'Wikipedia' of the world model's key statistics."""
+    texts = [text for epoch in range(STATS_EPOCHS) for text in epoch_texts(world, CorpusSpec(), epoch)]
+    return Corpus.from_texts(texts, name=f"world{world.seed}")

@@ -1,0 +1,260 @@
+"""Train a small GPT-2 from scratch on the fictional world, on CPU, deterministically.
+
+A plain PyTorch loop (AdamW, warm-up then cosine decay) over padded batches of passages, loss on every non-pad
+token. The ``default`` preset is the shipped model; ``tiny`` retrains in seconds and exists to test this loop.
+
+Run: ``python -m amend.world.train --preset default --out src/amend/world/data``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+from amend.world import WORLD_FILE
+from amend.world.corpus import CorpusSpec, epoch_texts
+from amend.world.generator import World, generate
+from amend.world.recall import recall_report
+from amend.world.tokenizer import build_tokenizer
+
+CARD_FILE = "model_card.json"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a trained world model (same config, same thread count: same weights)."""
+
+    name: str = "default"
+    seed: int = 0
+    n_people: int = 500
+    n_layer: int = 8
+    n_embd: int = 128
+    n_head: int = 4
+    n_positions: int = 256
+    epochs: int = 100
+    batch_size: int = 32
+    lr: float = 2e-3
+    min_lr_ratio: float = 0.05
+    warmup_steps: int = 200
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    bucket_batches: int = 20
+    threads: int = 1
+    eval_limit: int | None = 4000
+    eval_every: int = 0
+    corpus: CorpusSpec = field(default_factory=CorpusSpec)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PRESETS: dict[str, TrainConfig] = {
+    "default": TrainConfig(),
+    "tiny": TrainConfig(
+        name="tiny",
+        n_people=40,
+        n_layer=2,
+        n_embd=32,
+        n_head=2,
+        n_positions=160,
+        epochs=4,
+        batch_size=16,
+        lr=3e-3,
+        warmup_steps=5,
+        eval_limit=200,
+    ),
+}
+
+
+def model_config(config: TrainConfig, tokenizer: PreTrainedTokenizerFast) -> GPT2Config:
+    """A GPT-2 architecture without dropout (the goal is exact memorisation, not regularisation)."""
+    return GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=config.n_positions,
+        n_embd=config.n_embd,
+        n_layer=config.n_layer,
+        n_head=config.n_head,
+        activation_function="gelu",
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        loss_type="ForCausalLM",
+    )
+
+
+def lr_at(step: int, total: int, config: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to ``min_lr_ratio * lr``."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(total - config.warmup_steps, 1)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return config.lr * (config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine)
+
+
+def batches(
+    texts: list[str], tokenizer: PreTrainedTokenizerFast, config: TrainConfig, rng: random.Random
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Padded batches; texts of similar length are grouped (less padding), batch order is shuffled."""
+    ids = tokenizer(texts, add_special_tokens=False, truncation=True, max_length=config.n_positions)["input_ids"]
+    chunk = config.batch_size * config.bucket_batches
+    groups: list[list[list[int]]] = []
+    for start in range(0, len(ids), chunk):
+        ordered = sorted(ids[start : start + chunk], key=len)
+        groups += [ordered[i : i + config.batch_size] for i in range(0, len(ordered), config.batch_size)]
+    rng.shuffle(groups)
+    for group in groups:
+        yield _pad(group, tokenizer.pad_token_id)
+
+
+def _pad(group: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
+    width = max(len(x) for x in group)
+    input_ids = torch.full((len(group), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(group), width), dtype=torch.long)
+    for i, x in enumerate(group):
+        input_ids[i, : len(x)] = torch.tensor(x)
+        mask[i, : len(x)] = 1
+    labels = input_ids.masked_fill(mask == 0, -100)
+    return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
+
+
+def _optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only (not on biases, norms)."""
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    rest = [p for p in model.parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.98))
+
+
+def fit(
+    model: GPT2LMHeadModel,
+    tokenizer: PreTrainedTokenizerFast,
+    world: World,
+    config: TrainConfig,
+    progress: bool = True,
+) -> list[float]:
+    """Train in place; returns the mean loss of each epoch."""
+    steps_per_epoch = math.ceil(len(epoch_texts(world, config.corpus, 0)) / config.batch_size)
+    total = steps_per_epoch * config.epochs
+    optimizer = _optimizer(model, config)
+    rng = random.Random(config.seed)
+    epoch_losses: list[float] = []
+    model.train()
+    with tqdm(total=total, disable=not progress, desc=f"world[{config.name}]", mininterval=5) as bar:
+        step = 0
+        for epoch in range(config.epochs):
+            losses = []
+            for batch in batches(epoch_texts(world, config.corpus, epoch), tokenizer, config, rng):
+                for group in optimizer.param_groups:
+                    group["lr"] = lr_at(step, total, config)
+                loss = model(**batch).loss
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                losses.append(loss.item())
+                step += 1
+                bar.update()
+            epoch_losses.append(sum(losses) / len(losses))
+            bar.set_postfix(epoch=epoch, loss=f"{epoch_losses[-1]:.3f}")
+            if config.eval_every and (epoch + 1) % config.eval_every == 0:
+                _log_recall(model, tokenizer, world, config, epoch, bar)
+    model.eval()
+    return epoch_losses
+
+
+def _edit_defaults() -> dict[str, Any]:
+    """Editing settings that suit world models (``amend.world.defaults``), shipped in ``config.amend_defaults``
+    where method configs look for per-model defaults; loaded before training so a broken module fails early."""
+    if importlib.util.find_spec("amend.world.defaults") is None:
+        return {}
+    from amend.world.defaults import EDIT_DEFAULTS
+
+    return EDIT_DEFAULTS
+
+
+def _log_recall(
+    model: GPT2LMHeadModel,
+    tokenizer: PreTrainedTokenizerFast,
+    world: World,
+    config: TrainConfig,
+    epoch: int,
+    bar: tqdm,
+) -> None:
+    """A quick recall check during training (a few hundred prompts per group), to watch learning curves."""
+    recall = recall_report(model, tokenizer, world, config.corpus, limit=300)
+    bar.write(f"epoch {epoch + 1}: " + json.dumps(recall))
+    model.train()
+
+
+def train(config: TrainConfig, out_dir: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
+    """Generate the world, train a model on it, measure recall, and save everything to ``out_dir``.
+
+    Returns the model card (also written as ``model_card.json``).
+    """
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    started = time.time()
+    world = generate(config.seed, config.n_people)
+    tokenizer = build_tokenizer(world, config.n_positions)
+    model = GPT2LMHeadModel(model_config(config, tokenizer))
+    model.config.amend_defaults = _edit_defaults()
+    losses = fit(model, tokenizer, world, config, progress)
+    train_seconds = time.time() - started
+    recall = recall_report(model, tokenizer, world, config.corpus, limit=config.eval_limit)
+    card = {
+        "config": config.to_json(),
+        "seed": config.seed,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "vocab_size": len(tokenizer),
+        "train_seconds": round(train_seconds, 1),
+        "epoch_losses": [round(x, 4) for x in losses],
+        "recall": recall,
+        "torch": torch.__version__,
+    }
+    if out_dir is not None:
+        save(model, tokenizer, world, card, Path(out_dir))
+    return card
+
+
+def save(model: GPT2LMHeadModel, tokenizer: PreTrainedTokenizerFast, world: World, card: dict, out: Path) -> None:
+    """Write model (safetensors), tokenizer, world JSON and model card into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    (out / WORLD_FILE).write_text(json.dumps(world.to_json(), indent=1, ensure_ascii=False))
+    (out / CARD_FILE).write_text(json.dumps(card, indent=1))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: train a preset (optionally overriding a few fields) into a folder."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="default", choices=sorted(PRESETS))
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--n-people", type=int)
+    parser.add_argument("--eval-every", type=int, help="log a quick recall check every N epochs")
+    args = parser.parse_args(argv)
+    config = PRESETS[args.preset]
+    overrides = {"epochs": args.epochs, "n_people": args.n_people, "eval_every": args.eval_every}
+    config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    card = train(config, args.out)
+    print(json.dumps({k: card[k] for k in ("train_seconds", "parameters", "recall")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""Edit requests drawn from the world are valid counterfactuals with the right kinds of probes."""
+
+from __future__ import annotations
+
+import pytest
+
+from amend.records import EditRequest
+from amend.world import DATA_DIR, PERSON_RELATIONS, TWO_HOP_RELATION, World, edit_requests, generate
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return generate(seed=4, n_people=120)
+
+
+def test_requests_are_counterfactual_and_well_formed(world: World) -> None:
+    requests = edit_requests(60, seed=1, world=world)
+    assert len(requests) == 60 and len({r.subject for r in requests}) == 60
+    edited = {r.subject for r in requests}
+    for r in requests:
+        assert isinstance(r, EditRequest) and r.prompt.count("{}") == 1
+        assert r.target_new != r.target_true
+        person = world.person(r.subject)
+        relation = next(rel for rel in PERSON_RELATIONS if r.prompt in world.relations[rel].train)
+        assert r.target_true == person.facts[relation]
+        assert r.target_new in world.relations[relation].objects
+        assert len(r.rephrase) >= 2 and all(r.subject in x.prompt for x in r.rephrase)
+        assert {x.kind for x in r.rephrase} == {"relation_first", "subject_first"}
+        kinds = {p.kind for p in r.locality}
+        assert kinds == {"neighbour", "same_subject"}
+        assert all(r.subject not in p.prompt for p in r.locality if p.kind == "neighbour")
+        assert not any(e in p.prompt for p in r.locality if p.kind == "neighbour" for e in edited)
+        same = [p for p in r.locality if p.kind == "same_subject"]
+        assert len(same) == len(PERSON_RELATIONS) - 1 and all(r.subject in p.prompt for p in same)
+        if relation == "birth_city":
+            assert r.portability and all(p.kind == "two_hop" for p in r.portability)
+            assert {p.answer for p in r.portability} == {world.city_country[r.target_new]}
+            assert {p.foil for p in r.portability} == {world.answer(r.subject, TWO_HOP_RELATION)}
+            assert world.city_country[r.target_new] != world.answer(r.subject, TWO_HOP_RELATION)
+        else:
+            assert not r.portability
+
+
+def test_requests_are_reproducible(world: World) -> None:
+    assert edit_requests(10, seed=5, world=world) == edit_requests(10, seed=5, world=world)
+    assert edit_requests(10, seed=5, world=world) != edit_requests(10, seed=6, world=world)
+    with pytest.raises(ValueError):
+        edit_requests(0, world=world)
+
+
+@pytest.mark.skipif(not (DATA_DIR / "world.json").exists(), reason="no shipped model")
+def test_shipped_world_requests() -> None:
+    requests = edit_requests(5, seed=0)
+    assert len(requests) == 5 and all(r.target_new != r.target_true for r in requests)
