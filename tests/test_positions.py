@@ -56,3 +56,19 @@ def test_target_tokens_are_the_joint_tokens_minus_the_prompt(bos):
     assert prompt + target == encode(tok, "Toko Yasuda plays the guitar")
     assert tok.bos_token_id not in target
     assert target_ids(tok, "Toko Yasuda plays the", " guitar") == (prompt, target)  # space added once
+
+
+@pytest.mark.parametrize("bos", [False, True])
+def test_batched_target_tokenization_equals_one_at_a_time(bos):
+    from amend.tokens import target_ids_many
+
+    tok = tokenizer(bos)
+    pairs = [
+        (f"{frame.replace('{}', 'Toko Yasuda')}", answer)
+        for frame, answer in [
+            ("{} plays the", "guitar"),
+            ("{} works for", " Nokia"),
+            ("The mother tongue of {} is", "French"),
+        ]
+    ]
+    assert target_ids_many(tok, pairs) == [target_ids(tok, p, a) for p, a in pairs]

@@ -50,6 +50,32 @@ def target_ids(tokenizer: PreTrainedTokenizerBase, prompt_text: str, target: str
     return prompt, tail
 
 
+def target_ids_many(
+    tokenizer: PreTrainedTokenizerBase, pairs: Sequence[tuple[str, str]]
+) -> list[tuple[list[int], list[int]]]:
+    """:func:`target_ids` for many (prompt, target) pairs, with two batched tokenizer calls (fast tokenizers
+    tokenize a list in parallel, without a Python round trip per text)."""
+    if not pairs:
+        return []
+    targets = [with_leading_space(target) for _, target in pairs]
+    prompts = _encode_many(tokenizer, [prompt for prompt, _ in pairs])
+    joints = _encode_many(tokenizer, [prompt + target for (prompt, _), target in zip(pairs, targets, strict=True)])
+    out = []
+    for (prompt_text, target), prompt, joint in zip(pairs, prompts, joints, strict=True):
+        tail = joint[len(prompt) :]
+        simple = joint[: len(prompt)] == prompt and tail and tail[-1] != tokenizer.eos_token_id
+        out.append((list(prompt), list(tail)) if simple else target_ids(tokenizer, prompt_text, target))
+    return out
+
+
+def _encode_many(tokenizer: PreTrainedTokenizerBase, texts: list[str]) -> list[list[int]]:
+    """Token ids of many texts, as ``tokenizer(text)`` gives them; a fast tokenizer's backend is called directly."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        return [encoding.ids for encoding in backend.encode_batch(texts)]
+    return tokenizer(texts)["input_ids"]
+
+
 def pad_id(tokenizer: PreTrainedTokenizerBase) -> int:
     """The id used for padding: the pad token, else EOS (GPT-2 and Llama have no pad token), else 0."""
     for candidate in (tokenizer.pad_token_id, tokenizer.eos_token_id):

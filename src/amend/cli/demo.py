@@ -11,7 +11,6 @@ import time
 
 import torch
 from rich.console import Console
-from rich.table import Table
 
 from amend.editing import edit
 from amend.evaluation.scoring import Scorer
@@ -61,10 +60,9 @@ def run_demo(console: Console) -> None:
     before = _probabilities(scorer, rows)
     patch = edit(model, tokenizer, [request], "rome", corpus=stats_corpus(facts))
     after = _probabilities(scorer, rows)
-    table = Table("probe", "prompt", "answer", "p before", "p after", "competitor", "p before", "p after")
     for (label, prompt, answer, foil), (a0, f0), (a1, f1) in zip(rows, before, after, strict=True):
-        table.add_row(label, prompt, answer, f"{a0:.2f}", f"[bold]{a1:.2f}[/]", foil, f"{f0:.2f}", f"{f1:.2f}")
-    console.print(table)
+        console.print(f"[bold]{label}[/]: {prompt} …")
+        console.print(f"    p({answer}) {a0:.2f} → [bold]{a1:.2f}[/]    p({foil}) {f0:.2f} → {f1:.2f}")
     patch.revert()
     restored = _probabilities(scorer, rows[:1])[0][0]
     console.print(f"reverted bit for bit: p({request.target_new}) is {restored:.2f} again.")

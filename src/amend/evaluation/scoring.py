@@ -16,7 +16,7 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from amend.forward import logits_at
-from amend.tokens import Batch, encode, pad, pad_id, target_ids
+from amend.tokens import Batch, encode, pad, pad_id, target_ids, target_ids_many
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,9 @@ class Scorer:
     @torch.no_grad()
     def score(self, pairs: Sequence[tuple[str, str]]) -> list[Scored]:
         """Teacher-forced scores of each answer after its prompt."""
-        encoded = [self.tokens(prompt, answer) for prompt, answer in pairs]
+        new = list(dict.fromkeys(pair for pair in pairs if pair not in self._pairs))
+        self._pairs.update(zip(new, target_ids_many(self.tokenizer, new), strict=True))
+        encoded = [self._pairs[pair] for pair in pairs]
         rows = [prompt + answer[:-1] for prompt, answer in encoded]
         results: list[Scored | None] = [None] * len(pairs)
         for chunk in self._chunks(rows):

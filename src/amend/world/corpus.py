@@ -101,7 +101,7 @@ class CorpusSpec:
     two_hop_fraction: float = 0.8
     city_sentences: int = 3
     in_context_per_person: float = 0.75
-    relevance_per_person: float = 1.0
+    relevance_per_person: float = 2.0
     in_context_two_hop_prob: float = 0.1
     distractor_only_prob: float = 0.25
     same_relation_miss: float = 0.5

@@ -38,13 +38,13 @@ class TrainConfig:
 
     name: str = "default"
     seed: int = 0
-    n_people: int = 500
+    n_people: int = 400
     n_layer: int = 8
     n_embd: int = 128
     n_head: int = 4
     n_positions: int = 256
     epochs: int = 100
-    batch_size: int = 32
+    batch_size: int = 16
     lr: float = 2e-3
     min_lr_ratio: float = 0.05
     warmup_steps: int = 200
@@ -146,13 +146,14 @@ def fit(
     world: World,
     config: TrainConfig,
     progress: bool = True,
-) -> list[float]:
-    """Train in place; returns the mean loss of each epoch."""
+) -> tuple[list[float], float]:
+    """Train in place; returns the mean loss of each epoch and the seconds spent in progress checks."""
     steps_per_epoch = math.ceil(len(epoch_texts(world, config.corpus, 0)) / config.batch_size)
     total = steps_per_epoch * config.epochs
     optimizer = _optimizer(model, config)
     rng = random.Random(config.seed)
     epoch_losses: list[float] = []
+    eval_seconds = 0.0
     model.train()
     with tqdm(total=total, disable=not progress, desc=f"world[{config.name}]", mininterval=5) as bar:
         step = 0
@@ -172,9 +173,12 @@ def fit(
             epoch_losses.append(sum(losses) / len(losses))
             bar.set_postfix(epoch=epoch, loss=f"{epoch_losses[-1]:.3f}")
             if config.eval_every and (epoch + 1) % config.eval_every == 0:
+                paused = time.time()
                 _log_recall(model, tokenizer, world, config, epoch, bar)
+                bar.unpause()
+                eval_seconds += time.time() - paused
     model.eval()
-    return epoch_losses
+    return epoch_losses, eval_seconds
 
 
 def _edit_defaults() -> dict[str, Any]:
@@ -213,8 +217,8 @@ def train(config: TrainConfig, out_dir: str | Path | None = None, progress: bool
     tokenizer = build_tokenizer(world, config.n_positions)
     model = GPT2LMHeadModel(model_config(config, tokenizer))
     model.config.amend_defaults = _edit_defaults()
-    losses = fit(model, tokenizer, world, config, progress)
-    train_seconds = time.time() - started
+    losses, eval_seconds = fit(model, tokenizer, world, config, progress)
+    train_seconds = time.time() - started - eval_seconds
     recall = recall_report(model, tokenizer, world, config.corpus, limit=config.eval_limit)
     card = {
         "config": config.to_json(),
