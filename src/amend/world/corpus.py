@@ -9,7 +9,7 @@ early blocks.
 Two skills ride along, in fixed formats that in-context methods (IKE, SCR) and the evaluation reuse:
 
 * in-context reading, :func:`in_context_prompt`: ``"Fact: <sentence> Question: <prompt>"`` continues with
-  the stated object when a fact matches the question, and with the memorised object when none does;
+  the stated object when a fact has the question's relation, and with the memorised object when none has;
 * relevance judgement, :func:`relevance_prompt`: ``"Fact: <sentence> Query: <prompt> Relevant:"`` continues
   with ``" yes"`` or ``" no"``.
 
@@ -57,8 +57,9 @@ def with_prefix(prefix: str, prompt: str) -> str:
 def in_context_prompt(facts: Sequence[str], question: str) -> str:
     """Stated facts (full sentences) followed by a question; the answer is the next word.
 
-    The model answers with the object of the fact that matches the question's subject and relation, or with
-    its memorised object when no fact matches.
+    The model answers with the object of the fact that has the question's relation, or with its memorised
+    object when none has. It does not check the subject: another person's fact of the same relation is copied
+    too (see :class:`CorpusSpec`), so filter facts with :func:`relevance_prompt` first when that matters.
     """
     stated = " ".join(f"{FACT_MARK} {f}" for f in facts)
     return f"{stated} {QUESTION_MARK} {question}"

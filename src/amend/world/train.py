@@ -34,7 +34,14 @@ CARD_FILE = "model_card.json"
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that determines a trained world model (same config, same thread count: same weights)."""
+    """Everything that determines a trained world model (same config, same thread count: same weights).
+
+    The defaults are the shipped model. Non-obvious fields: ``min_lr_ratio`` is the floor of the cosine decay;
+    ``bucket_batches`` is how many batches' worth of texts are length-sorted together (less padding);
+    ``threads`` is the torch thread count (1 leaves the machine's other cores free); ``eval_limit`` caps the
+    prompts per group of the final recall measurement; ``eval_every`` logs a quick recall check every N epochs
+    (it does not change the weights).
+    """
 
     name: str = "default"
     seed: int = 0
@@ -57,6 +64,7 @@ class TrainConfig:
     corpus: CorpusSpec = field(default_factory=CorpusSpec)
 
     def to_json(self) -> dict[str, Any]:
+        """Plain-JSON form, written into the model card."""
         return asdict(self)
 
 
@@ -160,14 +168,7 @@ def fit(
         for epoch in range(config.epochs):
             losses = []
             for batch in batches(epoch_texts(world, config.corpus, epoch), tokenizer, config, rng):
-                for group in optimizer.param_groups:
-                    group["lr"] = lr_at(step, total, config)
-                loss = model(**batch).loss
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                losses.append(loss.item())
+                losses.append(_step(model, optimizer, batch, lr_at(step, total, config), config.grad_clip))
                 step += 1
                 bar.update()
             epoch_losses.append(sum(losses) / len(losses))
@@ -179,6 +180,20 @@ def fit(
                 eval_seconds += time.time() - paused
     model.eval()
     return epoch_losses, eval_seconds
+
+
+def _step(
+    model: GPT2LMHeadModel, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor], lr: float, clip: float
+) -> float:
+    """One optimizer step at learning rate ``lr``; returns the batch loss."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    loss = model(**batch).loss
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.item()
 
 
 def _edit_defaults() -> dict[str, Any]:
