@@ -74,7 +74,7 @@ def evaluate(
     num_requests: Annotated[int, typer.Option("--num-requests", "-n", help="World requests (with --world).")] = 100,
     seed: Annotated[int, typer.Option(help="Seed of the world requests.")] = 0,
     method: Annotated[str, typer.Option(help="Editing method, or 'none' for the unedited model.")] = "rome",
-    mode: Annotated[str, typer.Option(help="single or batch.")] = "single",
+    mode: Annotated[str, typer.Option(help="single, batch or sequential.")] = "single",
     protocol: Annotated[
         list[str] | None, typer.Option(help="probability, token_accuracy, exact_match (repeatable; default all).")
     ] = None,

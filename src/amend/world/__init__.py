@@ -14,6 +14,7 @@ DIR``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from amend.world.corpus import (
     YES,
     in_context_prompt,
     relevance_prompt,
+    true_fact,
     with_prefix,
 )
 from amend.world.generator import (
@@ -75,27 +77,42 @@ def edit_requests(
     relations: Sequence[str] = PERSON_RELATIONS,
     n_neighbours: int = 4,
 ) -> list[EditRequest]:
-    """``n`` counterfactual edits, each of a different person, with rephrase, locality and portability probes.
+    """``n`` counterfactual edits of distinct (person, relation) facts, with rephrase, locality and portability.
+
+    People are drawn in one random order and revisited in that same order, each time with a relation of theirs
+    not edited yet, so any ``len(world.people)`` consecutive requests edit different people: MEMIT-style batches
+    must not hold two edits of one subject (their keys coincide and the least-squares solve would average the
+    two targets). ``n`` can go up to people × relations (sequential runs of thousands of edits).
 
     * ``prompt``: a training template; ``target_true`` the real object, ``target_new`` another object of the
       same relation (for a birth city, a city in another country, so the two-hop answer must change);
-    * ``rephrase``: the relation's held-out templates, with kind ``"relation_first"`` or ``"subject_first"``;
-    * ``locality``: ``"neighbour"`` probes (the same relation of people not edited in this batch) and
-      ``"same_subject"`` probes (the person's other relations), with their true answers;
+    * ``rephrase``: the relation's held-out templates, with kind ``"relation_first"`` or ``"subject_first"``,
+      and one held-out template after a true sentence about someone else, kind ``"distractor"``;
+    * ``locality``: ``"neighbour"`` probes (the same relation of other people) and ``"same_subject"`` probes
+      (the person's other relations), with their true answers; no probe asks a fact any of the ``n`` requests
+      edits, so locality stays defined when all of them are applied;
     * ``portability``: for birth-city edits, ``"two_hop"`` probes asking the birth country, answered by the
       country of the new city (``foil``: the country the true birth city implies).
     """
     world = world if world is not None else load_world()
-    if not 0 < n <= len(world.people):
-        raise ValueError(f"n must be between 1 and {len(world.people)} (one edit per person), got {n}")
+    slots = len(world.people) * len(relations)
+    if not 0 < n <= slots:
+        raise ValueError(f"n must be between 1 and {slots} (people × relations), got {n}")
     rng = random.Random(seed)
-    chosen = rng.sample(world.people, n)
-    edited = {p.name for p in chosen}
-    bystanders = [p for p in world.people if p.name not in edited]
+    chosen = _edited_facts(world, rng, n, list(relations))
+    edited = {(person.name, relation) for person, relation in chosen}
     return [
-        _request(world, rng, person, rng.choice(list(relations)), bystanders, n_neighbours, f"world-{seed}-{i}")
-        for i, person in enumerate(chosen)
+        _request(world, rng, person, relation, edited, n_neighbours, f"world-{seed}-{i}")
+        for i, (person, relation) in enumerate(chosen)
     ]
+
+
+def _edited_facts(world: World, rng: random.Random, n: int, relations: list[str]) -> list[tuple[Person, str]]:
+    """``n`` distinct (person, relation) pairs, people in rounds of one fixed random order."""
+    order = rng.sample(world.people, len(world.people))
+    left = {p.name: rng.sample(relations, len(relations)) for p in order}
+    rounds = itertools.chain.from_iterable(itertools.repeat(order, len(relations)))
+    return [(p, left[p.name].pop()) for p in itertools.islice(rounds, n)]
 
 
 def _request(
@@ -103,18 +120,21 @@ def _request(
     rng: random.Random,
     person: Person,
     relation: str,
-    bystanders: list[Person],
+    edited: set[tuple[str, str]],
     n_neighbours: int,
     rid: str,
 ) -> EditRequest:
     rel = world.relations[relation]
     true = person.facts[relation]
     new = rng.choice(_alternatives(world, relation, true))
-    neighbours = rng.sample(bystanders, min(n_neighbours, len(bystanders)))
+    others = [p for p in world.people if p.name != person.name and (p.name, relation) not in edited]
+    neighbours = rng.sample(others, min(n_neighbours, len(others)))
     locality = [_probe(world, rng, p, relation, "neighbour") for p in neighbours]
-    locality += [_probe(world, rng, person, r, "same_subject") for r in PERSON_RELATIONS if r != relation]
+    kept = [r for r in PERSON_RELATIONS if r != relation and (person.name, r) not in edited]
+    locality += [_probe(world, rng, person, r, "same_subject") for r in kept]
     portability = _two_hop_probes(world, person, new) if relation == "birth_city" else []
     rephrase = [Rephrase(fill(t, person.name), _order(relation, t)) for t in rel.heldout]
+    rephrase.append(_distractor_rephrase(world, rng, person, rel))
     return EditRequest(
         prompt=rng.choice(rel.train),
         subject=person.name,
@@ -125,6 +145,14 @@ def _request(
         portability=tuple(portability),
         id=rid,
     )
+
+
+def _distractor_rephrase(world: World, rng: random.Random, person: Person, relation: Relation) -> Rephrase:
+    """A held-out template after a true sentence about another person (CounterFact's paraphrases likewise follow
+    an unrelated clause): the edit must hold when the subject is not the first thing in the context."""
+    other = rng.choice([p for p in world.people if p.name != person.name])
+    clause = true_fact(world, rng, other)
+    return Rephrase(f"{clause} {fill(rng.choice(relation.heldout), person.name)}", "distractor")
 
 
 def _order(relation: str, template: str) -> str:
