@@ -100,8 +100,10 @@ class EditRequest:
         object.__setattr__(self, "locality", _probe_tuple(rid, "locality", self.locality))
         object.__setattr__(self, "portability", _probe_tuple(rid, "portability", self.portability))
         object.__setattr__(self, "generation", _text_tuple(rid, "generation", self.generation))
-        if self.group is not None and not isinstance(self.group, (str, int)):
-            raise RecordError(rid, "group", f"must be a string or an integer, got {type(self.group).__name__}")
+        for name in ("group", "id"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))):
+                raise RecordError(rid, name, f"must be a string or an integer, got {type(value).__name__}")
 
     @property
     def text(self) -> str:
@@ -145,10 +147,10 @@ class EditRequest:
             subject=record["subject"],
             target_new=record["target_new"],
             target_true=record.get("target_true"),
-            rephrase=record.get("rephrase") or (),
-            locality=record.get("locality") or (),
-            portability=record.get("portability") or (),
-            generation=record.get("generation") or (),
+            rephrase=_absent_as_empty(record.get("rephrase")),
+            locality=_absent_as_empty(record.get("locality")),
+            portability=_absent_as_empty(record.get("portability")),
+            generation=_absent_as_empty(record.get("generation")),
             group=record.get("group"),
             id=rid,
         )
@@ -204,6 +206,11 @@ def _probe_dict(probe: Probe) -> dict[str, Any]:
     return out
 
 
+def _absent_as_empty(value: object) -> object:
+    """A list field that is absent or null is empty; any other value is validated as given."""
+    return () if value is None else value
+
+
 def _text_tuple(rid: object, name: str, values: object) -> tuple[str, ...]:
     if isinstance(values, (str, Mapping)) or not isinstance(values, Sequence):
         raise RecordError(rid, name, f"must be a list of strings, got {type(values).__name__}")
@@ -229,9 +236,15 @@ def _as_probe(rid: object, name: str, value: object) -> Probe:
             if key not in value:
                 raise RecordError(rid, f"{name}.{key}", "missing")
         probe = Probe(
-            value["prompt"], value["answer"], value.get("kind", ""), value.get("foil"), value.get("aliases") or ()
+            value["prompt"],
+            value["answer"],
+            value.get("kind", ""),
+            value.get("foil"),
+            _absent_as_empty(value.get("aliases")),
         )
     elif isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
+        _require_text(rid, f"{name}[0]", value[0])
+        _require_text(rid, f"{name}[1]", value[1])
         probe = Probe(value[0], value[1])
     else:
         raise RecordError(rid, name, f"must be a Probe, {{prompt, answer}} or a (prompt, answer) pair, got {value!r}")

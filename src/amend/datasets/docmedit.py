@@ -34,8 +34,9 @@ def _page_ids(record: Record) -> tuple[int, ...]:
     if not record.has("id"):
         return ()
     value = record.value("id")
-    if isinstance(value, list):
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-            raise record.error("id", "must be a list of integer page ids")
-        return tuple(value)
-    return (record.integer("id"),)
+    if not isinstance(value, list):
+        return (record.integer("id"),)
+    for i, page in enumerate(value):
+        if isinstance(page, bool) or not isinstance(page, int):
+            raise record.error(f"id[{i}]", f"must be an integer page id, got {type(page).__name__}")
+    return tuple(value)

@@ -33,12 +33,18 @@ def read(path: str | Path) -> list[Any]:
     """Annotation records, each with the fields of its question merged in."""
     annotations_file, questions_file = _files(Path(path))
     annotations = _entries(annotations_file, "annotations")
-    questions = {q.get("question_id"): q for q in _entries(questions_file, "questions") if isinstance(q, dict)}
+    questions = {_key(q): q for q in _entries(questions_file, "questions") if isinstance(q, dict)}
     merged = []
     for annotation in annotations:
-        question = questions.get(annotation.get("question_id")) if isinstance(annotation, dict) else None
+        question = questions.get(_key(annotation)) if isinstance(annotation, dict) else None
         merged.append({**question, **annotation} if question else annotation)
     return merged
+
+
+def _key(entry: dict[str, Any]) -> int | None:
+    """The question id an entry is joined on (None when it is not an integer: the record check names it)."""
+    value = entry.get("question_id")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def parse(
