@@ -150,3 +150,6 @@ def test_amend_native_format_round_trips(tmp_path):
     path = tmp_path / "requests.json"
     path.write_text(json.dumps([r.to_dict() for r in requests]))
     assert datasets.load("amend", path) == requests
+    unnamed = EditRequest("{} speaks", "Ada", "Dutch")  # to_dict writes "id": null, which is no id
+    path.write_text(json.dumps([unnamed.to_dict()]))
+    assert datasets.load("amend", path) == [EditRequest("{} speaks", "Ada", "Dutch", id=0)]

@@ -133,7 +133,7 @@ class EditRequest:
         """Build a request from a plain mapping (the JSON form written by :meth:`to_dict`)."""
         if not isinstance(record, Mapping):
             raise RecordError(record_id, "<record>", f"expected an object, got {type(record).__name__}")
-        rid = record.get("id", record_id)
+        rid = record_id if record.get("id") is None else record["id"]  # a null id (as to_dict writes) is no id
         known = {"id", "prompt", "subject", "target_new", "target_true", "rephrase", "locality", "portability"}
         known |= {"generation", "group"}
         unknown = sorted(set(record) - known)

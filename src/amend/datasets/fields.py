@@ -56,7 +56,7 @@ class Record:
     def top(cls, data: Any, index: int, source: str, id_key: str | None = None) -> Record:
         """The record at ``index`` of ``source``, its id read from ``id_key`` when the format has one."""
         record = cls(data, index, source)
-        if id_key and id_key in data:
+        if id_key and record.has(id_key):  # a null id (as to_dict writes) is no id
             record.id = record.identifier(id_key)
         return record
 
