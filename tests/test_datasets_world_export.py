@@ -16,7 +16,8 @@ def facts():
 def test_exported_records_have_counterfact_semantics(facts):
     requests = world.edit_requests(12, seed=4, world=facts)
     records = counterfact_records(12, seed=4, world=facts)
-    edited = {r.subject for r in requests}
+    relations = [r["requested_rewrite"]["relation_id"] for r in records]
+    edited = {(r.subject, relation) for r, relation in zip(requests, relations, strict=True)}
     for record, request in zip(records, requests, strict=True):
         rewrite = record["requested_rewrite"]
         relation = rewrite["relation_id"]
@@ -26,9 +27,9 @@ def test_exported_records_have_counterfact_semantics(facts):
         for key, obj in (("neighborhood_prompts", request.target_true), ("attribute_prompts", request.target_new)):
             assert len(record[key]) <= N_NEIGHBOURS
             for prompt in record[key]:
-                # another person, not edited in this export, whose true object is the one CounterFact assumes
+                # another person whose fact no exported edit changes, with the true object CounterFact assumes
                 name = prompt.removeprefix(request.prompt.split("{}")[0]).removesuffix(request.prompt.split("{}")[1])
-                assert name not in edited and facts.person(name).facts[relation] == obj
+                assert (name, relation) not in edited and facts.person(name).facts[relation] == obj
     assert sum(len(r["neighborhood_prompts"]) for r in records) > 0
 
 

@@ -5,8 +5,9 @@ are narrower than the world requests' probes:
 
 * ``requested_rewrite``: the edit (``relation_id`` is the world relation; an object's ``id`` is its name);
 * ``paraphrase_prompts``: the request's rephrases (the relation's held-out templates);
-* ``neighborhood_prompts``: the edit template filled with people outside the export whose true object is the
-  edit's old object (so the expected answer is ``target_true``, as CounterFact assumes);
+* ``neighborhood_prompts``: the edit template filled with people whose true object is the edit's old object (so
+  the expected answer is ``target_true``, as CounterFact assumes) and whose fact of this relation no exported edit
+  changes;
 * ``attribute_prompts``: the same with people whose true object is the edit's new object;
 * ``generation_prompts``: the edit prompt and its rephrases, about the subject.
 
@@ -29,12 +30,17 @@ def counterfact_records(n: int, seed: int = 0, world: World | None = None) -> li
     """``n`` world edits as CounterFact records (``case_id`` 0..n-1)."""
     world = world if world is not None else load_world()
     requests = edit_requests(n, seed, world=world)
-    edited = {request.subject for request in requests}
-    return [_record(case_id, world, request, edited) for case_id, request in enumerate(requests)]
+    relations = [_relation(world, request) for request in requests]
+    edited = {(request.subject, relation) for request, relation in zip(requests, relations, strict=True)}
+    return [
+        _record(case_id, world, request, relation, edited)
+        for case_id, (request, relation) in enumerate(zip(requests, relations, strict=True))
+    ]
 
 
-def _record(case_id: int, world: World, request: EditRequest, edited: set[str]) -> dict[str, Any]:
-    relation = _relation(world, request)
+def _record(
+    case_id: int, world: World, request: EditRequest, relation: str, edited: set[tuple[str, str]]
+) -> dict[str, Any]:
     new, true = request.target_new, request.target_true or ""
     rephrases = [r.prompt for r in request.rephrase]
     return {
@@ -61,7 +67,7 @@ def _relation(world: World, request: EditRequest) -> str:
     raise ValueError(f"no world relation has the template {request.prompt!r}")
 
 
-def _holders(world: World, relation: str, obj: str, template: str, edited: set[str]) -> list[str]:
-    """The template filled with up to N_NEIGHBOURS people outside the export whose ``relation`` is ``obj``."""
-    people = [p.name for p in world.people if p.facts.get(relation) == obj and p.name not in edited]
+def _holders(world: World, relation: str, obj: str, template: str, edited: set[tuple[str, str]]) -> list[str]:
+    """The template filled with up to N_NEIGHBOURS people whose ``relation`` is ``obj`` and stays so."""
+    people = [p.name for p in world.people if p.facts.get(relation) == obj and (p.name, relation) not in edited]
     return [fill(template, name) for name in people[:N_NEIGHBOURS]]
