@@ -16,6 +16,7 @@ from amend.editing import Editor, edit
 from amend.errors import (
     AmendError,
     ConfigError,
+    DatasetError,
     EditFailed,
     PatchMismatch,
     RecordError,
@@ -29,6 +30,7 @@ from amend.records import EditRequest, Probe, Rephrase
 __all__ = [
     "AmendError",
     "ConfigError",
+    "DatasetError",
     "EditFailed",
     "EditRequest",
     "Editor",

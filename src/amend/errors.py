@@ -18,13 +18,27 @@ class ConfigError(AmendError, ValueError):
 class RecordError(AmendError, ValueError):
     """A bad edit request or dataset record; names the record and the field at fault."""
 
-    def __init__(self, record_id: object, field: str, problem: str, *, source: str | None = None):
+    def __init__(
+        self, record_id: object, field: str, problem: str, *, source: str | None = None, index: int | None = None
+    ):
         self.record_id = record_id
         self.field = field
         self.problem = problem
         self.source = source
+        self.index = index
         where = f"{source}: " if source else ""
-        super().__init__(f"{where}record {record_id!r}, field '{field}': {problem}")
+        which = repr(record_id) if index is None or index == record_id else f"{index} (id {record_id!r})"
+        super().__init__(f"{where}record {which}, field '{field}': {problem}")
+
+    def located(self, source: str | None, index: int | None = None) -> RecordError:
+        """The same error, placed in a file (and at a record index, which file readers know and requests do not)."""
+        return RecordError(
+            self.record_id, self.field, self.problem, source=source, index=self.index if index is None else index
+        )
+
+
+class DatasetError(AmendError, ValueError):
+    """A dataset file that cannot be read as records at all (not JSON, not a list, a missing companion file)."""
 
 
 class UnsupportedArchitecture(AmendError, KeyError):

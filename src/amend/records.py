@@ -7,7 +7,7 @@ built, so a bad record fails at load time with the record id and the field named
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from amend.errors import RecordError
@@ -34,12 +34,15 @@ class Probe:
             ``"same_subject"``, ``"two_hop"``).
         foil: The competing answer the probability protocol compares against (for a portability probe, the
             answer the unedited fact implies). Locality probes default to the request's ``target_new``.
+        aliases: Other spellings of the answer that count as correct too (benchmarks such as KnowEdit and MQuAKE
+            list them: "UK" for "United Kingdom"); every protocol scores the best of answer and aliases.
     """
 
     prompt: str
     answer: str
     kind: str = ""
     foil: str | None = None
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,10 @@ class EditRequest:
         rephrase: Paraphrased prompts (strings or :class:`Rephrase`) that should also give ``target_new``.
         locality: Probes whose answers must not change.
         portability: Probes whose answers should follow from the new fact (e.g. two-hop questions).
+        generation: Prompts for free generation about the subject (CounterFact's ``generation_prompts``), from
+            which fluency and consistency are measured.
+        group: Requests with the same group are edited together even in single mode: MQuAKE's edits of one case
+            form the chain its multi-hop questions ask about, and only make sense applied at once.
         id: The record id used in error messages and reports.
     """
 
@@ -78,6 +85,8 @@ class EditRequest:
     rephrase: tuple[Rephrase, ...] = ()
     locality: tuple[Probe, ...] = ()
     portability: tuple[Probe, ...] = ()
+    generation: tuple[str, ...] = ()
+    group: str | int | None = None
     id: str | int | None = None
 
     def __post_init__(self) -> None:
@@ -90,6 +99,11 @@ class EditRequest:
         object.__setattr__(self, "rephrase", _rephrase_tuple(rid, self.rephrase))
         object.__setattr__(self, "locality", _probe_tuple(rid, "locality", self.locality))
         object.__setattr__(self, "portability", _probe_tuple(rid, "portability", self.portability))
+        object.__setattr__(self, "generation", _text_tuple(rid, "generation", self.generation))
+        for name in ("group", "id"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))):
+                raise RecordError(rid, name, f"must be a string or an integer, got {type(value).__name__}")
 
     @property
     def text(self) -> str:
@@ -110,6 +124,8 @@ class EditRequest:
             "rephrase": [r.prompt if not r.kind else vars(r) for r in self.rephrase],
             "locality": [_probe_dict(p) for p in self.locality],
             "portability": [_probe_dict(p) for p in self.portability],
+            **({"generation": list(self.generation)} if self.generation else {}),
+            **({"group": self.group} if self.group is not None else {}),
         }
 
     @classmethod
@@ -117,8 +133,9 @@ class EditRequest:
         """Build a request from a plain mapping (the JSON form written by :meth:`to_dict`)."""
         if not isinstance(record, Mapping):
             raise RecordError(record_id, "<record>", f"expected an object, got {type(record).__name__}")
-        rid = record.get("id", record_id)
+        rid = record_id if record.get("id") is None else record["id"]  # a null id (as to_dict writes) is no id
         known = {"id", "prompt", "subject", "target_new", "target_true", "rephrase", "locality", "portability"}
+        known |= {"generation", "group"}
         unknown = sorted(set(record) - known)
         if unknown:
             raise RecordError(rid, unknown[0], f"unknown field; expected some of {sorted(known)}")
@@ -130,9 +147,11 @@ class EditRequest:
             subject=record["subject"],
             target_new=record["target_new"],
             target_true=record.get("target_true"),
-            rephrase=record.get("rephrase") or (),
-            locality=record.get("locality") or (),
-            portability=record.get("portability") or (),
+            rephrase=_absent_as_empty(record.get("rephrase")),
+            locality=_absent_as_empty(record.get("locality")),
+            portability=_absent_as_empty(record.get("portability")),
+            generation=_absent_as_empty(record.get("generation")),
+            group=record.get("group"),
             id=rid,
         )
 
@@ -180,8 +199,24 @@ def _rephrase_tuple(rid: object, values: object) -> tuple[Rephrase, ...]:
     return tuple(out)
 
 
-def _probe_dict(probe: Probe) -> dict[str, str]:
-    return {key: value for key, value in vars(probe).items() if value not in ("", None)}
+def _probe_dict(probe: Probe) -> dict[str, Any]:
+    out = {key: value for key, value in vars(probe).items() if value not in ("", None, ())}
+    if probe.aliases:
+        out["aliases"] = list(probe.aliases)
+    return out
+
+
+def _absent_as_empty(value: object) -> object:
+    """A list field that is absent or null is empty; any other value is validated as given."""
+    return () if value is None else value
+
+
+def _text_tuple(rid: object, name: str, values: object) -> tuple[str, ...]:
+    if isinstance(values, (str, Mapping)) or not isinstance(values, Sequence):
+        raise RecordError(rid, name, f"must be a list of strings, got {type(values).__name__}")
+    for i, value in enumerate(values):
+        _require_text(rid, f"{name}[{i}]", value)
+    return tuple(values)
 
 
 def _probe_tuple(rid: object, name: str, values: object) -> tuple[Probe, ...]:
@@ -200,8 +235,16 @@ def _as_probe(rid: object, name: str, value: object) -> Probe:
         for key in ("prompt", "answer"):
             if key not in value:
                 raise RecordError(rid, f"{name}.{key}", "missing")
-        probe = Probe(value["prompt"], value["answer"], value.get("kind", ""), value.get("foil"))
+        probe = Probe(
+            value["prompt"],
+            value["answer"],
+            value.get("kind", ""),
+            value.get("foil"),
+            _absent_as_empty(value.get("aliases")),
+        )
     elif isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
+        _require_text(rid, f"{name}[0]", value[0])
+        _require_text(rid, f"{name}[1]", value[1])
         probe = Probe(value[0], value[1])
     else:
         raise RecordError(rid, name, f"must be a Probe, {{prompt, answer}} or a (prompt, answer) pair, got {value!r}")
@@ -211,7 +254,8 @@ def _as_probe(rid: object, name: str, value: object) -> Probe:
         raise RecordError(rid, f"{name}.kind", f"must be a string, got {type(probe.kind).__name__}")
     if probe.foil is not None:
         _require_text(rid, f"{name}.foil", probe.foil)
-    return probe
+    aliases = _text_tuple(rid, f"{name}.aliases", probe.aliases)
+    return probe if isinstance(probe.aliases, tuple) else replace(probe, aliases=aliases)
 
 
 __all__ = ["PLACEHOLDER", "EditRequest", "Probe", "Rephrase", "fill"]

@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from amend.cli.datasets import DatasetOption
+from amend.cli.datasets import validate as validate_dataset
 from amend.cli.world import world_app
 from amend.errors import AmendError
 
@@ -17,12 +19,15 @@ app = typer.Typer(
     help="Knowledge editing for language models.\n\nExamples:\n\n"
     "  amend ls\n\n"
     "  amend edit --model gpt2-xl --method rome --requests edits.json --out runs/eiffel\n\n"
-    "  amend apply runs/eiffel --model gpt2-xl --save-model runs/eiffel-model",
+    "  amend apply runs/eiffel --model gpt2-xl --save-model runs/eiffel-model\n\n"
+    "  amend validate --dataset counterfact counterfact.json\n\n"
+    "  amend evaluate --model gpt2-xl --dataset zsre --path zsre_mend_eval.json --mode batch",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
 console = Console()
 app.add_typer(world_app, name="world")
+app.command("validate")(validate_dataset)
 
 ModelOption = Annotated[str, typer.Option("--model", "-m", help="Local directory or hub id of a causal LM.")]
 
@@ -92,19 +97,44 @@ def evaluate(
     resume: Annotated[bool, typer.Option(help="Sequential: continue the run saved in OUT/run.")] = False,
     forward_batch_size: Annotated[int, typer.Option(help="Prompts per forward pass.")] = 64,
     device: Annotated[str, typer.Option(help="torch device.")] = "cpu",
+    dataset: Annotated[str | None, typer.Option(help="Format of --path (amend validate --help lists them).")] = None,
+    path: Annotated[Path | None, typer.Option(help="A benchmark file read as --dataset.")] = None,
+    dataset_option: DatasetOption = None,
+    skip_invalid: Annotated[
+        bool, typer.Option(help="Leave bad dataset records out (listed) instead of stopping.")
+    ] = False,
+    generation: Annotated[
+        str | None, typer.Option(help="Also measure fluency/consistency from generation prompts: top_k or greedy.")
+    ] = None,
+    generation_option: Annotated[
+        list[str] | None, typer.Option(help="Generation setting key=value: top_k, seed, max_new_tokens.")
+    ] = None,
+    references: Annotated[
+        Path | None, typer.Option(help="JSON {request id: [reference texts]} for consistency.", exists=True)
+    ] = None,
 ) -> None:
     """Edit in single, batch or sequential mode; report reliability, generalization, locality, portability.
 
-    Sequential mode applies batches of --batch-size without restoring, evaluates each batch right after it is
-    written and all edits so far every --checkpoint-every batches, saves itself to OUT/run, and --resume continues.
+    Requests come from --requests (amend's format), --dataset with --path (a benchmark file), or --world. Sequential
+    mode applies batches of --batch-size without restoring, evaluates each batch right after it is written and all
+    edits so far every --checkpoint-every batches, saves itself to OUT/run, and --resume continues.
     """
     from amend.cli.loading import parse_overrides
     from amend.evaluation import PROTOCOLS
     from amend.evaluation import evaluate as run_evaluation
+    from amend.evaluation.generation import GenerationSettings, load_references
     from amend.evaluation.sequential import SequentialSettings
     from amend.stats import Corpus
 
     lm, tokenizer, edit_requests, stats_corpus = _evaluation_inputs(model, requests, world, num_requests, seed, device)
+    if dataset or path:
+        from amend.cli.datasets import dataset_requests
+
+        if not (dataset and path):
+            raise typer.BadParameter("--dataset and --path go together")
+        edit_requests = dataset_requests(dataset, path, dataset_option, skip_invalid)
+    if not edit_requests:
+        raise typer.BadParameter("give the requests: --requests, or --dataset with --path")
     if corpus:
         stats_corpus = Corpus.from_file(corpus)
     result = run_evaluation(
@@ -117,6 +147,8 @@ def evaluate(
         batch_size=forward_batch_size,
         sequential=SequentialSettings(batch_size, checkpoint_every, out / "run", save_every, resume),
         edit_options={"cache_dir": cache_dir, "corpus": stats_corpus},
+        generation=GenerationSettings(generation, **parse_overrides(generation_option)) if generation else None,
+        references=load_references(references) if references else None,
         **parse_overrides(set_, config),
     )
     console.print(result.table())
@@ -134,10 +166,10 @@ def _evaluation_inputs(model, requests, world, num_requests, seed, device):
         lm, tokenizer, facts = knowledge_world.load()
         requests = knowledge_world.edit_requests(num_requests, seed, world=facts)
         return lm.to(device), tokenizer, requests, stats_corpus(facts)
-    if not model or not requests:
-        raise typer.BadParameter("give --model and --requests, or --world")
+    if not model:
+        raise typer.BadParameter("give --model (with --requests or --dataset/--path), or --world")
     lm, tokenizer = load_model(model, device)
-    return lm, tokenizer, load_requests(requests), None
+    return lm, tokenizer, load_requests(requests) if requests else [], None
 
 
 @app.command()

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from amend.errors import ConfigError, RecordError
+from amend.errors import ConfigError
 from amend.records import EditRequest
 
 
@@ -22,23 +22,9 @@ def load_model(name_or_path: str, device: str = "cpu", dtype: str = "float32"):
 
 def load_requests(path: str | Path) -> list[EditRequest]:
     """Edit requests from a JSON list or a JSONL file of request objects (``EditRequest.to_dict`` form)."""
-    path = Path(path)
-    text = path.read_text(encoding="utf-8-sig")
-    try:
-        records = json.loads(text)
-    except json.JSONDecodeError:
-        records = [json.loads(line) for line in text.splitlines() if line.strip()]
-    if isinstance(records, dict):
-        records = [records]
-    if not isinstance(records, list):
-        raise RecordError("<file>", "<root>", "expected a list of request objects", source=str(path))
-    requests = []
-    for index, record in enumerate(records):
-        try:
-            requests.append(EditRequest.from_dict(record, record_id=index))
-        except RecordError as err:
-            raise RecordError(err.record_id, err.field, err.problem, source=str(path)) from None
-    return requests
+    from amend.datasets import load
+
+    return load("amend", path)
 
 
 def parse_overrides(pairs: list[str] | None, config_file: Path | None = None) -> dict[str, Any]:

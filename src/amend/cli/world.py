@@ -64,6 +64,24 @@ def probe(
     console.print(table)
 
 
+@world_app.command("export-counterfact")
+def export_counterfact(
+    out: Annotated[Path, typer.Argument(help="JSON file to write.")],
+    requests: Annotated[int, typer.Option("--requests", "-n", help="Number of edits (one per person).")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of the world requests.")] = 0,
+    path: PathOption = None,
+) -> None:
+    """Write world edit requests as a CounterFact file (ROME/MEMIT format), for `amend evaluate --dataset`."""
+    import json
+
+    from amend import world
+    from amend.world.export import counterfact_records
+
+    records = counterfact_records(requests, seed, world.load_world(path))
+    out.write_text(json.dumps(records, indent=2))
+    console.print(f"{len(records)} CounterFact records written to {out}")
+
+
 def _print_recall(recall: dict[str, float], title: str) -> None:
     table = Table("group", "top-1 recall", title=title)
     for name, value in recall.items():

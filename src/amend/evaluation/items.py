@@ -21,6 +21,7 @@ class Item:
         prompt: Full prompt text.
         answer: What the edited model should say (the new target; for locality, the unchanged answer).
         foil: The competitor in the probability protocol (the old target; for locality, the new target).
+        aliases: Other answers that count as correct (a probe's aliases); each protocol takes the best of them.
     """
 
     request: int
@@ -29,6 +30,7 @@ class Item:
     prompt: str
     answer: str
     foil: str | None
+    aliases: tuple[str, ...] = ()
 
 
 def items_of(requests: Sequence[EditRequest]) -> list[Item]:
@@ -41,7 +43,8 @@ def items_of(requests: Sequence[EditRequest]) -> list[Item]:
                 Item(i, GENERALIZATION, rephrase.kind, rephrase.prompt, request.target_new, request.target_true)
             )
         for probe in request.locality:
-            items.append(Item(i, LOCALITY, probe.kind, probe.prompt, probe.answer, probe.foil or request.target_new))
+            foil = probe.foil or request.target_new
+            items.append(Item(i, LOCALITY, probe.kind, probe.prompt, probe.answer, foil, probe.aliases))
         for probe in request.portability:
-            items.append(Item(i, PORTABILITY, probe.kind, probe.prompt, probe.answer, probe.foil))
+            items.append(Item(i, PORTABILITY, probe.kind, probe.prompt, probe.answer, probe.foil, probe.aliases))
     return items

@@ -1,4 +1,9 @@
-"""Observations of a model on items (scores and generations), and the per-item metric values they give."""
+"""Observations of a model on items (scores and generations), and the per-item metric values they give.
+
+An item with aliases is correct when any of its answers is: the probability protocol compares the best-scored
+answer with the foil, token accuracy takes the best answer, exact match accepts any. Locality agreement compares
+the model with itself on the first answer only, so aliases do not enter it.
+"""
 
 from __future__ import annotations
 
@@ -20,9 +25,16 @@ class Observation:
     answer: Scored
     foil: Scored | None
     generation: str | None
+    aliases: tuple[Scored, ...] = ()
+
+    @property
+    def answers(self) -> tuple[Scored, ...]:
+        return (self.answer, *self.aliases)
 
     def to_dict(self, decode) -> dict[str, Any]:
         out: dict[str, Any] = {"nll_answer": self.answer.nll, "argmax": decode(list(self.answer.argmax))}
+        if self.aliases:
+            out["nll_aliases"] = [alias.nll for alias in self.aliases]
         if self.foil is not None:
             out["nll_foil"] = self.foil.nll
         if self.generation is not None:
@@ -31,17 +43,27 @@ class Observation:
 
 
 def observe(scorer: Scorer, items: Sequence[Item], protocols: Sequence[str]) -> list[Observation]:
-    """Score every item's answer (and foil), and generate when exact match is asked for: batched over all items."""
+    """Score every item's answer (and foil and aliases), and generate when exact match is asked for: batched over
+    all items."""
     pairs = [(item.prompt, item.answer) for item in items]
     foil_index = [i for i, item in enumerate(items) if item.foil is not None]
     pairs += [(items[i].prompt, items[i].foil) for i in foil_index]  # type: ignore[misc]
+    alias_index = [(i, alias) for i, item in enumerate(items) for alias in item.aliases]
+    pairs += [(items[i].prompt, alias) for i, alias in alias_index]
     scored = scorer.score(pairs)
-    answers, foils = scored[: len(items)], dict(zip(foil_index, scored[len(items) :], strict=True))
+    answers = scored[: len(items)]
+    foils = dict(zip(foil_index, scored[len(items) : len(items) + len(foil_index)], strict=True))
+    aliases: dict[int, list[Scored]] = {}
+    for (i, _), seen in zip(alias_index, scored[len(items) + len(foil_index) :], strict=True):
+        aliases.setdefault(i, []).append(seen)
     generations: list[str | None] = [None] * len(items)
     if "exact_match" in protocols:
-        limits = [len(a.answer_ids) + EXTRA_GENERATED_TOKENS for a in answers]
+        limits = [
+            max(len(a.answer_ids) for a in [answers[i], *aliases.get(i, [])]) + EXTRA_GENERATED_TOKENS
+            for i in range(len(items))
+        ]
         generations = list(scorer.generate([item.prompt for item in items], limits))
-    return [Observation(answers[i], foils.get(i), generations[i]) for i in range(len(items))]
+    return [Observation(answers[i], foils.get(i), generations[i], tuple(aliases.get(i, ()))) for i in range(len(items))]
 
 
 def item_values(
@@ -57,18 +79,20 @@ def item_values(
 def _accuracy(item: Item, seen: Observation, protocols: Sequence[str]) -> dict[str, float]:
     values = {}
     if "probability" in protocols and _has_distinct_foil(item, seen):
-        values["probability"] = float(prefers(seen.answer.nll, seen.foil.nll))
+        values["probability"] = float(prefers(min(a.nll for a in seen.answers), seen.foil.nll))
     if "token_accuracy" in protocols:
-        values["token_accuracy"] = token_accuracy(seen.answer.argmax, seen.answer.answer_ids)
+        values["token_accuracy"] = max(token_accuracy(a.argmax, a.answer_ids) for a in seen.answers)
     if "exact_match" in protocols and seen.generation is not None:
-        values["exact_match"] = float(exact_match(seen.generation, item.answer))
+        values["exact_match"] = float(any(exact_match(seen.generation, a) for a in (item.answer, *item.aliases)))
     return values
 
 
 def _has_distinct_foil(item: Item, seen: Observation) -> bool:
     """The probability protocol needs a foil that differs from the answer (a neighbour whose true object is the
     edit's new target has none: the comparison would be of a string with itself)."""
-    return seen.foil is not None and item.foil is not None and normalize(item.foil) != normalize(item.answer)
+    if seen.foil is None or item.foil is None:
+        return False
+    return normalize(item.foil) not in {normalize(answer) for answer in (item.answer, *item.aliases)}
 
 
 def _agreement(item: Item, after: Observation, before: Observation, protocols: Sequence[str]) -> dict[str, float]:

@@ -91,22 +91,32 @@ class Scorer:
         return out
 
     @torch.no_grad()
-    def generate(self, prompts: Sequence[str], max_new_tokens: Sequence[int]) -> list[str]:
-        """Greedy continuations (decoded, special tokens dropped), each at most its own number of new tokens."""
+    def generate(
+        self, prompts: Sequence[str], max_new_tokens: Sequence[int], *, top_k: int | None = None, seed: int = 0
+    ) -> list[str]:
+        """Continuations (decoded, special tokens dropped), each at most its own number of new tokens.
+
+        Greedy by default; with ``top_k``, sampled among the k most likely tokens (ROME's ``generate_fast``), each
+        batch under its own seed derived from ``seed``, so a run is reproducible and leaves torch's global random
+        state as it was.
+        """
         rows = [encode(self.tokenizer, prompt) for prompt in prompts]
         results: list[str] = [""] * len(prompts)
         device = next(self.model.parameters()).device
         pad_token = pad_id(self.tokenizer)
-        for chunk in self._chunks(rows):
+        sampling = {"do_sample": False} if top_k is None else {"do_sample": True, "top_k": top_k, "top_p": 1.0}
+        for number, chunk in enumerate(self._chunks(rows)):
             batch = pad([rows[i] for i in chunk], pad_token, "left").to(device)
             limit = max(max_new_tokens[i] for i in chunk)
-            output = self.model.generate(
-                input_ids=batch.input_ids,
-                attention_mask=batch.attention_mask,
-                max_new_tokens=limit,
-                do_sample=False,
-                pad_token_id=pad_token,
-            )
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                torch.manual_seed(seed + number)
+                output = self.model.generate(
+                    input_ids=batch.input_ids,
+                    attention_mask=batch.attention_mask,
+                    max_new_tokens=limit,
+                    pad_token_id=pad_token,
+                    **sampling,
+                )
             new = output[:, batch.input_ids.shape[1] :].tolist()
             for i, tokens in zip(chunk, new, strict=True):
                 tokens = _until_eos(tokens[: max_new_tokens[i]], self.tokenizer.eos_token_id)

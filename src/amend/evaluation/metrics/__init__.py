@@ -5,9 +5,14 @@ The three protocols answer different questions and are never averaged into one n
 * ``probability`` — does the model prefer the answer to its foil (mean per-token NLL, CounterFact ES/PS/NS);
 * ``token_accuracy`` — teacher-forced share of answer tokens that are the argmax (EasyEdit);
 * ``exact_match`` — greedy generation, normalised, equals the answer.
+
+Free generation is judged apart from the three (protocol ``generation``): ``fluency`` (ROME's weighted n-gram
+entropy) and ``consistency`` (TF-IDF cosine with reference texts).
 """
 
+from amend.evaluation.metrics.consistency import fitted_idf, tfidf_cosine
 from amend.evaluation.metrics.exact_match import exact_match, first_clause, normalize
+from amend.evaluation.metrics.fluency import fluency, mean_fluency, ngram_entropy
 from amend.evaluation.metrics.probability import mean_token_probability, prefers
 from amend.evaluation.metrics.token_accuracy import token_accuracy, token_agreement
 
@@ -17,9 +22,14 @@ __all__ = [
     "PROTOCOLS",
     "exact_match",
     "first_clause",
+    "fitted_idf",
+    "fluency",
+    "mean_fluency",
     "mean_token_probability",
+    "ngram_entropy",
     "normalize",
     "prefers",
+    "tfidf_cosine",
     "token_accuracy",
     "token_agreement",
 ]
