@@ -11,6 +11,7 @@ METHODS: dict[str, str] = {
     "rome": "amend.methods.rome.method:Rome",
     "memit": "amend.methods.memit.method:Memit",
     "alphaedit": "amend.methods.alphaedit.method:AlphaEdit",
+    "pmet": "amend.methods.pmet.method:Pmet",
 }
 
 
