@@ -12,6 +12,7 @@ METHODS: dict[str, str] = {
     "memit": "amend.methods.memit.method:Memit",
     "alphaedit": "amend.methods.alphaedit.method:AlphaEdit",
     "pmet": "amend.methods.pmet.method:Pmet",
+    "emmet": "amend.methods.emmet.method:Emmet",
 }
 
 
