@@ -13,6 +13,7 @@ METHODS: dict[str, str] = {
     "alphaedit": "amend.methods.alphaedit.method:AlphaEdit",
     "pmet": "amend.methods.pmet.method:Pmet",
     "emmet": "amend.methods.emmet.method:Emmet",
+    "come": "amend.methods.come.method:Come",
 }
 
 
