@@ -113,7 +113,7 @@ def test_a_request_whose_old_fact_is_already_forgotten_edits_without_nan(tmp_pat
 
 def test_come_lowers_the_old_objects_probability_below_its_base(tmp_path):
     probabilities = {}
-    for method, extra in (("memit", {}), ("come", {"old_early_stop_loss": 0.0})):
+    for method, extra in (("memit", {}), ("come", {"old_early_stop": False})):
         model, tok = trained_tiny_model("gpt2"), tokenizer()
         edit(model, tok, REQUESTS, method, tmp_path, **extra)
         scored = Scorer(model, tok).score([(r.text, r.target_true) for r in REQUESTS])
@@ -132,6 +132,10 @@ def test_each_base_writes_through_its_own_rule(tmp_path):
     editor.revert()
     pmet = edit(model, tok, REQUESTS[:2], "come", tmp_path, base="pmet")
     assert pmet.log["base"] == "pmet" and pmet.config["mom2_update_weight"] == 100.0  # the caller's λ wins
+    assert pmet.log["unlearned"] == 0  # PMET's argmax rule stops δ′ at once: the model gives the old objects
+    pmet.revert()
+    always = edit(model, tok, REQUESTS[:2], "come", tmp_path, base="pmet", old_early_stop=False)
+    assert always.log["unlearned"] == 2 and always.log["old_target_iterations"] == [50, 50]  # all N with PMET
 
 
 def test_config_layers_the_base_defaults_then_comes_own():
@@ -142,6 +146,9 @@ def test_config_layers_the_base_defaults_then_comes_own():
     on_pmet = ComeConfig.for_model(model, base="pmet")
     assert (on_pmet.mom2_update_weight, on_pmet.v_num_grad_steps, on_pmet.v_lr, on_pmet.kl_factor) == (4500, 30, 0.2, 1)
     assert on_pmet.old_target_steps() == 30 and on_pmet.argmax_kl_stop == 0.01
+    assert on_pmet.old_target_settings().argmax_kl_stop == 0.01
+    always = ComeConfig.for_model(model, base="pmet", old_early_stop=False).old_target_settings()
+    assert (always.steps, always.early_stop_loss, always.argmax_kl_stop) == (30, 0.0, None)
     assert (on_pmet.unlearn_weight, on_pmet.top_p, on_pmet.scale_shared) == (0.1, 0.2, False)
     with pytest.raises(amend.ConfigError, match="base"):
         ComeConfig.for_model(model, base="rome")

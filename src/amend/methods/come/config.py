@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from amend.errors import ConfigError
 from amend.methods.alphaedit.config import AlphaEditConfig
 from amend.methods.config import option
+from amend.methods.locate.target import TargetSettings
 from amend.methods.memit.config import MemitConfig
 from amend.methods.pmet.config import PmetConfig
 
@@ -42,10 +43,11 @@ class ComeConfig(AlphaEditConfig):
     old_num_grad_steps: int | None = option(
         None, "Iterations of the δ′ optimisation (None: half of v_num_grad_steps, all of them with base pmet)."
     )
-    old_early_stop_loss: float | None = option(
-        None,
-        "δ′ stops once its loss is below this (None: early_stop_loss, as the reference). At the reference value a "
-        "model already sure of the old object gets δ′ = 0 and nothing is unlearned; 0 always optimises δ′.",
+    old_early_stop: bool = option(
+        True,
+        "δ′ stops early as the base's target does (reference). A model already sure of the old object then gets "
+        "δ′ = 0 and nothing is unlearned (with PMET's argmax rule, whenever the old object is the argmax); False "
+        "runs every iteration of δ′.",
     )
 
     def __post_init__(self) -> None:
@@ -73,6 +75,14 @@ class ComeConfig(AlphaEditConfig):
         values.update(overrides)
         values["base"] = base
         return cls.from_dict(values)
+
+    def old_target_settings(self) -> TargetSettings:
+        """The δ′ optimisation: the base's, with ⌊N/2⌋ iterations for CoME-MEMIT and N for CoME-PMET (reference
+        code), and without early stopping unless ``old_early_stop``."""
+        settings = dataclasses.replace(self.target_settings(), steps=self.old_target_steps())
+        if self.old_early_stop:
+            return settings
+        return dataclasses.replace(settings, early_stop_loss=0.0, argmax_kl_stop=None)  # the loss is never < 0
 
     def old_target_steps(self) -> int:
         """Iterations of the δ′ optimisation: ⌊N/2⌋ for CoME-MEMIT, N for CoME-PMET (reference code)."""

@@ -71,16 +71,8 @@ class ComeTargets(BatchLocateMethod):
             if request.target_true is None:
                 raise RecordError(request.record_id, "target_true", "CoME needs the old object to unlearn it")
         config = self.config
-        new_settings = config.target_settings()
-        old_settings = dataclasses.replace(
-            new_settings,
-            steps=config.old_target_steps(),
-            early_stop_loss=new_settings.early_stop_loss
-            if config.old_early_stop_loss is None
-            else config.old_early_stop_loss,
-        )
-        old = self.optimise(requests, templates, site, old_settings, old_object)
-        new = self.optimise(requests, templates, site, new_settings, new_object)
+        old = self.optimise(requests, templates, site, config.old_target_settings(), old_object)
+        new = self.optimise(requests, templates, site, config.target_settings(), new_object)
         z = conflict_free_targets(
             new.init,
             new.delta,
