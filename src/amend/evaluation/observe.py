@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from amend.evaluation.items import LOCALITY, Item
+from amend.evaluation.items import GENERALIZATION, LOCALITY, RELIABILITY, Item
 from amend.evaluation.metrics import exact_match, first_clause, normalize, prefers, token_accuracy, token_agreement
+from amend.evaluation.metrics.probability import conflict_probability
 from amend.evaluation.scoring import Scored, Scorer
 
 EXTRA_GENERATED_TOKENS = 3  # generation may run this far past the answer's length before being cut at a clause
+CONFLICT = "conflict"  # how much the edited model still gives the old object (lower is better)
 
 
 @dataclass(frozen=True)
@@ -69,11 +71,15 @@ def observe(scorer: Scorer, items: Sequence[Item], protocols: Sequence[str]) -> 
 def item_values(
     item: Item, after: Observation, before: Observation, protocols: Sequence[str]
 ) -> dict[str, dict[str, float]]:
-    """{metric name: {protocol: value}} for one item; locality gives accuracy and agreement separately."""
+    """{metric name: {protocol: value}} for one item; locality gives accuracy and agreement separately, and the
+    edit prompt and its rephrases also give the conflict measure (when the old object is known)."""
     accuracy = _accuracy(item, after, protocols)
-    if item.metric != LOCALITY:
-        return {item.metric: accuracy}
-    return {"locality_accuracy": accuracy, "locality_agreement": _agreement(item, after, before, protocols)}
+    if item.metric == LOCALITY:
+        return {"locality_accuracy": accuracy, "locality_agreement": _agreement(item, after, before, protocols)}
+    values = {item.metric: accuracy}
+    if item.metric in (RELIABILITY, GENERALIZATION) and _has_distinct_foil(item, after):
+        values[CONFLICT] = _conflict(item, after, protocols)
+    return values
 
 
 def _accuracy(item: Item, seen: Observation, protocols: Sequence[str]) -> dict[str, float]:
@@ -84,6 +90,19 @@ def _accuracy(item: Item, seen: Observation, protocols: Sequence[str]) -> dict[s
         values["token_accuracy"] = max(token_accuracy(a.argmax, a.answer_ids) for a in seen.answers)
     if "exact_match" in protocols and seen.generation is not None:
         values["exact_match"] = float(any(exact_match(seen.generation, a) for a in (item.answer, *item.aliases)))
+    return values
+
+
+def _conflict(item: Item, seen: Observation, protocols: Sequence[str]) -> dict[str, float]:
+    """The old object (the item's foil) scored as if it were the answer: its mean token probability, its teacher-
+    forced token accuracy, and whether greedy generation gives it."""
+    values = {}
+    if "probability" in protocols:
+        values["probability"] = conflict_probability(seen.foil.nll)
+    if "token_accuracy" in protocols:
+        values["token_accuracy"] = token_accuracy(seen.foil.argmax, seen.foil.answer_ids)
+    if "exact_match" in protocols and seen.generation is not None:
+        values["exact_match"] = float(exact_match(seen.generation, item.foil))
     return values
 
 

@@ -20,7 +20,7 @@ from rich.table import Table
 
 Values = dict[str, dict[str, float]]  # metric name -> protocol -> value
 
-METRIC_ORDER = ("reliability", "generalization", "locality_agreement", "locality_accuracy", "portability")
+METRIC_ORDER = ("reliability", "generalization", "locality_agreement", "locality_accuracy", "portability", "conflict")
 
 
 def named_values(metric_values: Values, kind: str) -> Values:

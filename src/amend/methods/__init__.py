@@ -11,6 +11,9 @@ METHODS: dict[str, str] = {
     "rome": "amend.methods.rome.method:Rome",
     "memit": "amend.methods.memit.method:Memit",
     "alphaedit": "amend.methods.alphaedit.method:AlphaEdit",
+    "pmet": "amend.methods.pmet.method:Pmet",
+    "emmet": "amend.methods.emmet.method:Emmet",
+    "come": "amend.methods.come.method:Come",
 }
 
 

@@ -17,22 +17,38 @@ class MethodConfig:
 
     Defaults are layered, later winning: the dataclass defaults, ``ARCH_DEFAULTS[config.model_type]``, the
     model's own ``config.amend_defaults[method]`` (a model can ship the settings that suit it, as the knowledge-world
-    model does), and finally the caller's overrides.
+    model does; a method whose settings it does not ship takes those of the first ``SHIPPED_FALLBACK`` method it
+    does), and finally the caller's overrides.
     """
 
     method: ClassVar[str] = ""
     ARCH_DEFAULTS: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    SHIPPED_FALLBACK: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def for_model(cls: type[C], model: Any, **overrides: Any) -> C:
         """The configuration for ``model``: defaults for its architecture, then its own, then ``overrides``."""
         model_config = model.config
-        values: dict[str, Any] = dict(cls.ARCH_DEFAULTS.get(model_config.model_type, {}))
-        values.update(cls.arch_derived(model_config, values))
-        shipped = (getattr(model_config, "amend_defaults", None) or {}).get(cls.method, {})
-        values.update(shipped)
+        values = cls.architecture_defaults(model_config)
+        values.update(cls.shipped_defaults(model_config))
         values.update(overrides)
         return cls.from_dict(values)
+
+    @classmethod
+    def architecture_defaults(cls, model_config: Any) -> dict[str, Any]:
+        """``ARCH_DEFAULTS`` for the model's type, then the values derived from its config."""
+        values: dict[str, Any] = dict(cls.ARCH_DEFAULTS.get(model_config.model_type, {}))
+        values.update(cls.arch_derived(model_config, values))
+        return values
+
+    @classmethod
+    def shipped_defaults(cls, model_config: Any) -> dict[str, Any]:
+        """The settings the model ships for this method, else for the first ``SHIPPED_FALLBACK`` it ships."""
+        shipped = getattr(model_config, "amend_defaults", None) or {}
+        for name in (cls.method, *cls.SHIPPED_FALLBACK):
+            if name in shipped:
+                return dict(shipped[name])
+        return {}
 
     @classmethod
     def arch_derived(cls, model_config: Any, values: dict[str, Any]) -> dict[str, Any]:

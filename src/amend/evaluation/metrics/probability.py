@@ -21,3 +21,9 @@ def mean_token_probability(nll: float) -> float:
 def prefers(nll_answer: float, nll_foil: float) -> bool:
     """Whether the model prefers the answer to the foil: NLL(answer) < NLL(foil), i.e. p̄(answer) > p̄(foil)."""
     return nll_answer < nll_foil
+
+
+def conflict_probability(nll_old: float) -> float:
+    """CoME's conflict measure, probability protocol: p̄ of the *old* object after the edit, on the edit prompt or a
+    rephrase (lower is better: the outdated fact no longer competes with the new one)."""
+    return mean_token_probability(nll_old)

@@ -6,14 +6,16 @@
    evenly over the layers left; the method's update rule turns (K, R) into ΔW_ℓ, applied at once.
 
 Methods state only their update rule (:meth:`BatchLocateMethod.layer_update`) and, if they keep state across
-batches, what they do after a batch (:meth:`BatchLocateMethod.after_batch`).
+batches, what they do after a batch (:meth:`BatchLocateMethod.after_batch`). PMET changes where the target lives
+(:meth:`~BatchLocateMethod.target_site`), how it is optimised (:meth:`~BatchLocateMethod.optimise`) and the split
+(:meth:`~BatchLocateMethod.residual_share`); CoME transforms the targets (:meth:`~BatchLocateMethod.targets`).
 """
 
 from __future__ import annotations
 
 import time
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -21,7 +23,7 @@ from amend.architectures import Component, Site
 from amend.methods.base import EditMethod
 from amend.methods.locate.common import context_templates, key_covariances
 from amend.methods.locate.keys import bare_values, subject_keys
-from amend.methods.locate.target import TargetResult, optimise_targets
+from amend.methods.locate.target import TargetResult, TargetSettings, optimise_targets
 from amend.patch import WeightDelta, WeightLedger
 from amend.records import EditRequest
 
@@ -36,12 +38,13 @@ class BatchLocateMethod(EditMethod):
         templates = context_templates(self, config)
         self.covariances = key_covariances(self, config, layers)
         started = time.perf_counter()
-        targets = self.targets(requests, templates.flat(), Site(Component.BLOCK_OUTPUT, last))
+        site = self.target_site(last)
+        targets = self.targets(requests, templates.flat(), site)
         target_seconds = time.perf_counter() - started
         rule = config.fact_token
         for i, layer in enumerate(layers):
             keys = subject_keys(self.anatomy, self.tokenizer, requests, templates, layer, rule=rule, average="grouped")
-            current = bare_values(self.anatomy, self.tokenizer, requests, Site(Component.BLOCK_OUTPUT, last), rule=rule)
+            current = bare_values(self.anatomy, self.tokenizer, requests, site, rule=rule)
             residual = (targets.target.to(current.device) - current) / self.residual_share(len(layers) - i)
             left, right = self.layer_update(layer, keys.double(), residual.double())
             ledger.add(WeightDelta(self.anatomy.mlp_out_proj_name(layer), left.float(), right.float()))
@@ -56,9 +59,25 @@ class BatchLocateMethod(EditMethod):
             target_seconds=target_seconds,
         )
 
+    def target_site(self, last: int) -> Site:
+        """Where z lives and the residual is measured: the residual stream of the last edited layer (PMET: its
+        MLP output)."""
+        return Site(Component.BLOCK_OUTPUT, last)
+
     def targets(self, requests: Sequence[EditRequest], templates: list[str], site: Site) -> TargetResult:
-        """z for every request (CoME replaces this)."""
-        return optimise_targets(self.anatomy, self.tokenizer, requests, templates, site, self.config.target_settings())
+        """z for every request (CoME transforms it)."""
+        return self.optimise(requests, templates, site, self.config.target_settings(), new_object)
+
+    def optimise(
+        self,
+        requests: Sequence[EditRequest],
+        templates: list[str],
+        site: Site,
+        settings: TargetSettings,
+        answer: Callable[[EditRequest], str],
+    ) -> TargetResult:
+        """The target optimisation toward ``answer`` (PMET optimises the attention output jointly)."""
+        return optimise_targets(self.anatomy, self.tokenizer, requests, templates, site, settings, answer=answer)
 
     def residual_share(self, layers_left: int) -> float:
         """How the residual is split over the layers left: evenly (MEMIT); PMET uses √."""
@@ -70,3 +89,11 @@ class BatchLocateMethod(EditMethod):
 
     def after_batch(self, requests: Sequence[EditRequest], templates) -> None:
         """Called once every layer of the batch is written (AlphaEdit accumulates its keys here)."""
+
+
+def new_object(request: EditRequest) -> str:
+    return request.target_new
+
+
+def old_object(request: EditRequest) -> str:
+    return request.target_true

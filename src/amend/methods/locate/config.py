@@ -19,6 +19,12 @@ class LocateConfig(MethodConfig):
     clamp_norm_factor: float = option(4.0, "δ is rescaled to at most this multiple of ‖h₀‖ after every step.")
     kl_factor: float = option(0.0625, "Weight κ of KL(p_δ‖p_0) on the 'essence' prompt (kl_prompt).")
     early_stop_loss: float = option(0.05, "A request's optimisation stops once its loss is below this.")
+    argmax_nll_factor: float = option(
+        1.0, "Weight of the NLL while the target is already the argmax at every label (PMET 0.1; 1: no such rule)."
+    )
+    argmax_kl_stop: float | None = option(
+        None, "Stop once the target is the argmax everywhere and κ·KL is at most this (PMET 0.01; None: never)."
+    )
     kl_prompt: str = option("{} is a", "Prompt whose next-token distribution the KL term preserves.")
     fact_token: str = option("subject_last", "Token whose key is edited: subject_last, subject_first or last.")
     context_templates: tuple[str, ...] | None = option(
@@ -48,6 +54,8 @@ class LocateConfig(MethodConfig):
             clamp_norm_factor=self.clamp_norm_factor,
             kl_factor=self.kl_factor,
             early_stop_loss=self.early_stop_loss,
+            argmax_nll_factor=self.argmax_nll_factor,
+            argmax_kl_stop=self.argmax_kl_stop,
             kl_prompt=self.kl_prompt,
             fact_token=self.fact_token,
         )

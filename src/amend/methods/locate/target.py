@@ -9,6 +9,10 @@ with early stopping at loss < ``early_stop_loss``, at most N−1 steps, and δ c
 ``clamp_norm_factor`` · ‖h₀‖. All requests run together: each step is one batched forward and backward over every
 still-active request's prompts. Requests are independent (separate δ rows, elementwise Adam), so a batch gives the
 same vectors as one request at a time; a request that converges leaves the batch.
+
+Two extensions serve PMET: several sites of one layer can be optimised jointly (each with its own δ, decay term
+and clamp), and once the target is already the argmax at every label the NLL may be down-weighted and the
+optimisation stopped as soon as the KL term is small (``argmax_nll_factor``, ``argmax_kl_stop``).
 """
 
 from __future__ import annotations
@@ -38,14 +42,17 @@ class TargetSettings:
     early_stop_loss: float = 0.05
     kl_prompt: str = "{} is a"
     fact_token: str = "subject_last"
+    argmax_nll_factor: float = 1.0  # NLL weight while the target is the argmax at every label (PMET: 0.1)
+    argmax_kl_stop: float | None = None  # then stop once κ·KL is at most this (PMET: 0.01)
 
 
 @dataclass
 class TargetResult:
     """Optimised vectors and what it cost."""
 
-    init: torch.Tensor  # (n, d) the site's value at the fact token of the bare prompt (h₀ / m₀)
+    init: torch.Tensor  # (n, d) the (first) site's value at the fact token of the bare prompt (h₀ / m₀)
     delta: torch.Tensor  # (n, d) the optimised δ
+    joint: dict[Site, torch.Tensor] = field(default_factory=dict)  # targets at the other jointly optimised sites
     iterations: list[int] = field(default_factory=list)  # per request: forward passes it took part in
     losses: list[float] = field(default_factory=list)  # per request: loss at its last iteration
     forward_passes: int = 0
@@ -77,40 +84,49 @@ def optimise_targets(
     tokenizer: PreTrainedTokenizerBase,
     requests: Sequence[EditRequest],
     templates: Sequence[str],
-    site: Site,
+    site: Site | Sequence[Site],
     settings: TargetSettings,
     *,
     answer: Callable[[EditRequest], str] = lambda request: request.target_new,
 ) -> TargetResult:
-    """Optimise one δ per request at ``site`` (see the module docstring). ``templates[0]`` must be ``"{}"``."""
+    """Optimise one δ per request at ``site`` (see the module docstring). ``templates[0]`` must be ``"{}"``.
+
+    With several sites, each gets its own δ; ``init`` and ``delta`` of the result are the first site's and
+    ``joint`` holds the targets reached at the others.
+    """
     if not templates or templates[0] != "{}":
         raise ValueError("the first context template must be the bare prompt '{}'")
+    if settings.steps < 1:
+        raise ValueError("the target optimisation needs at least one iteration")
+    sites = [site] if isinstance(site, Site) else list(site)
     device = next(anatomy.model.parameters()).device
     problem = _build_problem(tokenizer, requests, templates, settings, answer)
     n = len(requests)
-    delta = torch.zeros(n, anatomy.hidden_size, device=device, requires_grad=True)
+    delta = torch.zeros(n, len(sites), anatomy.hidden_size, device=device, requires_grad=True)
     optimiser = torch.optim.Adam([delta], lr=settings.lr)
+    final = torch.zeros(n, len(sites), anatomy.hidden_size)
     result = TargetResult(init=torch.zeros(n, anatomy.hidden_size), delta=torch.zeros(n, anatomy.hidden_size))
     result.iterations, result.losses = [0] * n, [float("nan")] * n
     active = torch.ones(n, dtype=torch.bool)
+    nll_weight = torch.ones(n, device=device)
     init = base_logprobs = None
     for iteration in range(settings.steps):
         rows = torch.nonzero(active[problem.row_request]).squeeze(1)
-        step = _forward(anatomy, problem, rows, delta, site, capture_init=init is None)
+        step = _forward(anatomy, problem, rows, delta, sites, capture_init=init is None)
         result.forward_passes += 1
         if init is None:
             init = step["init"].detach().float()
             base_logprobs = step["kl_logprobs"].detach()
-            result.init = init.cpu()
-        losses = _losses(step, problem, rows, delta, init, base_logprobs, active, settings)
+        losses, kl, at_argmax = _losses(step, problem, rows, delta, init, base_logprobs, active, nll_weight, settings)
         _check_finite(losses, "target-vector loss")
         requests_now = torch.nonzero(active).squeeze(1)
-        done = (losses.detach().cpu() < settings.early_stop_loss) | (iteration == settings.steps - 1)
+        done = _finished(losses, kl, at_argmax, iteration == settings.steps - 1, settings)
+        nll_weight[requests_now.to(device)] = torch.where(at_argmax, settings.argmax_nll_factor, 1.0)
         for position, request in enumerate(requests_now.tolist()):
             result.iterations[request] += 1
             result.losses[request] = float(losses[position].detach())
             if done[position]:
-                result.delta[request] = delta[request].detach().cpu()
+                final[request] = delta[request].detach().cpu()
                 active[request] = False
         if not active.any():
             break
@@ -119,8 +135,21 @@ def optimise_targets(
         result.backward_passes += 1
         optimiser.step()
         _clamp(delta, init, active, settings.clamp_norm_factor)
-    _check_finite(result.delta, "target vector")
+    _check_finite(final, "target vector")
+    init = init.cpu()
+    result.init, result.delta = init[:, 0], final[:, 0]
+    result.joint = {other: init[:, j] + final[:, j] for j, other in enumerate(sites[1:], start=1)}
     return result
+
+
+def _finished(
+    losses: torch.Tensor, kl: torch.Tensor, at_argmax: torch.Tensor, last: bool, settings: TargetSettings
+) -> torch.Tensor:
+    """Which active requests stop now: a small loss, the last iteration, or (PMET) argmax reached and κ·KL small."""
+    done = (losses.detach().cpu() < settings.early_stop_loss) | last
+    if settings.argmax_kl_stop is not None:
+        done |= (at_argmax & (kl.detach() <= settings.argmax_kl_stop)).cpu()
+    return done
 
 
 def _build_problem(
@@ -167,9 +196,15 @@ def _build_problem(
 
 
 def _forward(
-    anatomy: Anatomy, problem: _Problem, rows: torch.Tensor, delta: torch.Tensor, site: Site, capture_init: bool
+    anatomy: Anatomy,
+    problem: _Problem,
+    rows: torch.Tensor,
+    delta: torch.Tensor,
+    sites: Sequence[Site],
+    capture_init: bool,
 ) -> dict[str, torch.Tensor]:
-    """One batched forward over ``rows`` with δ added; logits only at labelled positions and KL tokens."""
+    """One batched forward over ``rows`` with each site's δ added; logits only at labelled positions and KL
+    tokens."""
     device = delta.device
     new_index = torch.full((len(problem.row_request),), -1, dtype=torch.long)
     new_index[rows] = torch.arange(len(rows))
@@ -179,13 +214,15 @@ def _forward(
     kl_rows = problem.kl_row[new_index[problem.kl_row] >= 0]
     select_rows = torch.cat([new_index[problem.label_row[labels]], new_index[kl_rows]])
     select_cols = torch.cat([problem.label_col[labels], problem.lookup[kl_rows]])
+    row_delta = delta[problem.row_request[rows].to(device)]
     with ExitStack() as stack:
-        records = stack.enter_context(capture(anatomy, [site], positions)) if capture_init else {}
-        stack.enter_context(add_at_positions(anatomy, site, positions, delta[problem.row_request[rows].to(device)]))
+        records = stack.enter_context(capture(anatomy, sites, positions)) if capture_init else {}
+        for j, site in enumerate(sites):
+            stack.enter_context(add_at_positions(anatomy, site, positions, row_delta[:, j]))
         logits = logits_at(anatomy.model, batch, select_rows, select_cols)
     step = {"labels": labels, "logits": logits[: len(labels)], "kl_logprobs": logits[len(labels) :].log_softmax(-1)}
     if capture_init:
-        step["init"] = records[site][new_index[problem.first_row]]
+        step["init"] = torch.stack([records[site][new_index[problem.first_row]] for site in sites], dim=1)
     return step
 
 
@@ -197,12 +234,15 @@ def _losses(
     init: torch.Tensor,
     base_logprobs: torch.Tensor,
     active: torch.Tensor,
+    nll_weight: torch.Tensor,
     settings: TargetSettings,
-) -> torch.Tensor:
-    """Loss of each active request, in request order."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Loss of each active request, in request order; also its κ·KL term and whether the target is the argmax at
+    every label."""
     device = delta.device
     labels = step["labels"]
-    token_logprobs = step["logits"].log_softmax(-1).gather(1, problem.label_token[labels].to(device)[:, None])
+    label_tokens = problem.label_token[labels].to(device)
+    token_logprobs = step["logits"].log_softmax(-1).gather(1, label_tokens[:, None])
     row_nll = torch.zeros(len(problem.row_request), device=device).index_add(
         0, problem.label_row[labels].to(device), -token_logprobs[:, 0] * problem.label_weight[labels].to(device)
     )
@@ -213,19 +253,26 @@ def _losses(
     )
     templates = torch.bincount(rewrite_rows, minlength=len(active)).to(device)
     nll = (per_request / templates.clamp(min=1))[requests_now.to(device)]
+    misses = torch.zeros(len(active), device=device).index_add(
+        0,
+        problem.row_request[problem.label_row[labels]].to(device),
+        (step["logits"].argmax(-1) != label_tokens).float(),
+    )
     logprobs = step["kl_logprobs"]
     base = base_logprobs[requests_now.to(base_logprobs.device)]
-    kl = (logprobs.exp() * (logprobs - base)).sum(-1)
-    decay = settings.weight_decay * delta[requests_now].norm(dim=-1) / init[requests_now].norm(dim=-1) ** 2
-    return nll + settings.kl_factor * kl + decay
+    kl = settings.kl_factor * (logprobs.exp() * (logprobs - base)).sum(-1)
+    decay = delta[requests_now].norm(dim=-1) / init[requests_now].norm(dim=-1) ** 2  # (requests, sites)
+    loss = nll_weight[requests_now.to(device)] * nll + kl + settings.weight_decay * decay.sum(-1)
+    return loss, kl, (misses == 0)[requests_now.to(device)]
 
 
 @torch.no_grad()
 def _clamp(delta: torch.Tensor, init: torch.Tensor, active: torch.Tensor, factor: float) -> None:
+    """Each site's δ of each active request back inside ``factor`` times its own site's ‖init‖."""
     limit = factor * init.norm(dim=-1, keepdim=True)
     norms = delta.norm(dim=-1, keepdim=True)
     scale = torch.where(norms > limit, limit / norms.clamp(min=1e-12), torch.ones_like(norms))
-    delta.mul_(torch.where(active.to(delta.device)[:, None], scale, torch.ones_like(scale)))
+    delta.mul_(torch.where(active.to(delta.device)[:, None, None], scale, torch.ones_like(scale)))
 
 
 def _check_finite(tensor: torch.Tensor, what: str) -> None:

@@ -18,9 +18,13 @@ REFERENCE_LAYERS: dict[str, tuple[int, int, int]] = {
 _DEFAULT_REFERENCE = (4, 8, 32)
 
 
-def scaled_layers(model_config: Any) -> tuple[int, ...]:
-    """The reference layer range scaled to the model's depth (at least one layer)."""
-    first, last, depth = REFERENCE_LAYERS.get(model_config.model_type, _DEFAULT_REFERENCE)
+def scaled_layers(
+    model_config: Any,
+    reference: dict[str, tuple[int, int, int]] = REFERENCE_LAYERS,
+    default: tuple[int, int, int] = _DEFAULT_REFERENCE,
+) -> tuple[int, ...]:
+    """The reference layer range (first, last, depth of the reference model) scaled to the model's depth."""
+    first, last, depth = reference.get(model_config.model_type, default)
     n = model_config.num_hidden_layers
     lo, hi = round(first * n / depth), round(last * n / depth)
     hi = min(max(hi, lo), n - 1)
