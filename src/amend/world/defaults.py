@@ -43,7 +43,9 @@ EDIT_DEFAULTS: dict[str, dict[str, Any]] = {
         "stats_tokens": 200_000,
     },
     "memit": dict(_BATCHED),
-    "alphaedit": dict(_BATCHED),
+    # The reference α = 10 and absolute τ = 0.02 make AlphaEdit write nothing here: the world model's keys are short
+    # (α swamps KKᵀ) and its key spectrum is flat (an absolute τ puts the edited subjects' own directions outside P).
+    "alphaedit": {**_BATCHED, "l2": 1.0, "threshold_mode": "relative", "nullspace_threshold": 0.05},
 }
 
 STATS_EPOCHS = 3
