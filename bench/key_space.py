@@ -1,0 +1,68 @@
+"""How much room the world model's MLP keys leave for null-space editing (AlphaEdit).
+
+    .venv/bin/python bench/key_space.py [--cache-dir DIR]
+
+For every person of the world, the subject key (MLP input at the subject's last token, averaged over the context
+templates) at layers 0-2. Prints, per null-space threshold: the null-space dimension of the key statistics, how many
+directions hold 95 % of the subject keys' energy, and the share of that energy inside the projector P. AlphaEdit can
+only write along P; it protects other subjects only if their keys lie outside P. Both at once needs subject keys
+that are nearly orthogonal, which many keys crowded into a few directions are not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+
+import torch
+
+from amend import world
+from amend.architectures.anatomy import anatomy
+from amend.fingerprint import fingerprint
+from amend.methods.alphaedit.config import AlphaEditConfig
+from amend.methods.locate.keys import subject_keys
+from amend.methods.locate.templates import ContextTemplates
+from amend.stats import StatsCache
+from amend.world.defaults import stats_corpus
+
+THRESHOLDS = (("absolute", 0.02), ("relative", 0.05), ("relative", 0.01))
+
+
+def energy_rank(keys: torch.Tensor, share: float = 0.95) -> int:
+    """Number of singular directions that hold ``share`` of the rows' squared norm."""
+    energy = torch.linalg.svdvals(keys) ** 2
+    return int((energy.cumsum(0) / energy.sum() < share).sum()) + 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache-dir", default=None, help="statistics cache (default: a temporary directory)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    model, tokenizer, facts = world.load()
+    parts = anatomy(model)
+    requests = world.edit_requests(len(facts.people), seed=0, world=facts)
+    config = AlphaEditConfig.for_model(model)
+    templates = ContextTemplates.with_prefixes(config.context_templates)
+    cache = StatsCache(args.cache_dir or tempfile.mkdtemp(prefix="amend-keyspace-"))
+    layers = list(config.layers)
+    keys = {
+        layer: subject_keys(parts, tokenizer, requests, templates, layer, average="grouped").double()
+        for layer in layers
+    }
+    for mode, tau in THRESHOLDS:
+        projectors = cache.projectors(
+            parts, tokenizer, layers, stats_corpus(facts), config.stats_settings(), tau, mode,
+            progress=False, model_id=fingerprint(model),
+        )  # fmt: skip
+        for layer in layers:
+            k, p = keys[layer], projectors[layer].double()
+            inside = float(((k @ p).norm(dim=1) ** 2 / k.norm(dim=1) ** 2).mean())
+            print(
+                f"{mode} τ={tau} layer {layer}: key dim {k.shape[1]}, null dim {int(torch.trace(p).round())}, "
+                f"95% of {k.shape[0]} subject keys' energy in {energy_rank(k)} directions, {inside:.3f} of it inside P"
+            )
+
+
+if __name__ == "__main__":
+    main()
