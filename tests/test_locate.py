@@ -1,5 +1,7 @@
 """The pieces ROME and the MEMIT family share: templates, keys, target-vector optimisation."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 from helpers import tiny_model, tokenizer
@@ -68,6 +70,21 @@ def test_batched_optimisation_equals_one_request_at_a_time():
         assert torch.allclose(together.init[i], alone.init[0], atol=1e-5)
         assert torch.allclose(together.delta[i], alone.delta[0], atol=1e-4, rtol=1e-3)
         assert together.iterations[i] == alone.iterations[0]
+
+
+def test_requests_in_groups_equal_one_pass():
+    body, tok = anatomy(tiny_model("gpt2")), tokenizer(False)
+    site = Site(Component.BLOCK_OUTPUT, 1)
+    settings = TargetSettings(steps=6, lr=0.3, clamp_norm_factor=0.75)
+    for param in body.model.parameters():
+        param.requires_grad_(False)
+    one_pass = optimise_targets(body, tok, REQUESTS, ["{}"], site, replace(settings, requests_per_pass=len(REQUESTS)))
+    grouped = optimise_targets(body, tok, REQUESTS, ["{}"], site, replace(settings, requests_per_pass=2))
+    assert len(REQUESTS) > 2 and grouped.delta.shape == one_pass.delta.shape
+    assert torch.allclose(grouped.init, one_pass.init, atol=1e-5)
+    assert torch.allclose(grouped.delta, one_pass.delta, atol=1e-4, rtol=1e-3)
+    assert grouped.iterations == one_pass.iterations
+    assert grouped.forward_passes > one_pass.forward_passes  # each group runs its own passes
 
 
 def test_optimisation_lowers_the_loss_and_respects_the_clamp():

@@ -44,6 +44,7 @@ class TargetSettings:
     fact_token: str = "subject_last"
     argmax_nll_factor: float = 1.0  # NLL weight while the target is the argmax at every label (PMET: 0.1)
     argmax_kl_stop: float | None = None  # then stop once κ·KL is at most this (PMET: 0.01)
+    requests_per_pass: int = 16  # requests optimised in one batched pass; more pads more and thrashes memory
 
 
 @dataclass
@@ -92,13 +93,44 @@ def optimise_targets(
     """Optimise one δ per request at ``site`` (see the module docstring). ``templates[0]`` must be ``"{}"``.
 
     With several sites, each gets its own δ; ``init`` and ``delta`` of the result are the first site's and
-    ``joint`` holds the targets reached at the others.
+    ``joint`` holds the targets reached at the others. Requests go through in groups of
+    ``settings.requests_per_pass``: they are independent, so grouping changes only speed and memory.
     """
     if not templates or templates[0] != "{}":
         raise ValueError("the first context template must be the bare prompt '{}'")
-    if settings.steps < 1:
-        raise ValueError("the target optimisation needs at least one iteration")
+    if settings.steps < 1 or settings.requests_per_pass < 1:
+        raise ValueError("the target optimisation needs at least one iteration and one request per pass")
     sites = [site] if isinstance(site, Site) else list(site)
+    size = settings.requests_per_pass
+    parts = [
+        _optimise_group(anatomy, tokenizer, requests[i : i + size], templates, sites, settings, answer)
+        for i in range(0, len(requests), size)
+    ]
+    return parts[0] if len(parts) == 1 else _concatenate(parts)
+
+
+def _concatenate(parts: list[TargetResult]) -> TargetResult:
+    """One result from the results of consecutive groups of requests."""
+    return TargetResult(
+        init=torch.cat([p.init for p in parts]),
+        delta=torch.cat([p.delta for p in parts]),
+        joint={site: torch.cat([p.joint[site] for p in parts]) for site in parts[0].joint},
+        iterations=[i for p in parts for i in p.iterations],
+        losses=[loss for p in parts for loss in p.losses],
+        forward_passes=sum(p.forward_passes for p in parts),
+        backward_passes=sum(p.backward_passes for p in parts),
+    )
+
+
+def _optimise_group(
+    anatomy: Anatomy,
+    tokenizer: PreTrainedTokenizerBase,
+    requests: Sequence[EditRequest],
+    templates: Sequence[str],
+    sites: list[Site],
+    settings: TargetSettings,
+    answer: Callable[[EditRequest], str],
+) -> TargetResult:
     device = next(anatomy.model.parameters()).device
     problem = _build_problem(tokenizer, requests, templates, settings, answer)
     n = len(requests)
