@@ -172,6 +172,25 @@ ROME_TEST_SETTINGS = dict(
 )
 
 
+BATCH_TEST_SETTINGS = dict(
+    layers=(0, 1),
+    v_lr=0.5,
+    clamp_norm_factor=10.0,
+    v_num_grad_steps=50,
+    context_templates=("Rain fell. {}",),
+    mom2_update_weight=100.0,
+)  # the MEMIT family on a trained tiny model: two layers, one context template
+
+
+def batch_test_requests() -> list[EditRequest]:
+    """Three counterfactual requests on distinct subjects of :func:`facts` (a MEMIT-family batch)."""
+    return [
+        edit_request("The mother tongue of {} is", "Danielle Darrieux"),
+        edit_request("{} works for", "Apple A5"),
+        edit_request("{} plays the", "Toko Yasuda"),
+    ]
+
+
 def edit_request(frame: str, subject: str, new: str = "Tokyo") -> EditRequest:
     """A counterfactual request on a fact of :func:`facts` (target_new differs from the true object)."""
     true = facts()[(frame, subject)]

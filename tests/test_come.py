@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from helpers import corpus, edit_request, facts, tiny_model, tokenizer, trained_tiny_model
+from helpers import BATCH_TEST_SETTINGS, corpus, edit_request, facts, tiny_model, tokenizer, trained_tiny_model
 
 import amend
 from amend import EditRequest
@@ -18,14 +18,7 @@ from amend.stats import Corpus
 DARRIEUX = edit_request("The mother tongue of {} is", "Danielle Darrieux")  # δ′ is optimised (old loss ≥ 0.05)
 CERTAIN = [edit_request("{} works for", "Apple A5"), edit_request("{} plays the", "Toko Yasuda")]  # old loss < 0.05
 REQUESTS = [DARRIEUX, *CERTAIN, edit_request("{} was born in", "Honus Wagner")]
-SETTINGS = dict(
-    layers=(0, 1),
-    v_lr=0.5,
-    clamp_norm_factor=10.0,
-    v_num_grad_steps=50,
-    context_templates=("Rain fell. {}",),
-    mom2_update_weight=100.0,
-)
+SETTINGS = BATCH_TEST_SETTINGS
 
 
 def edit(model, tok, requests, method, tmp_path, **settings):

@@ -1,6 +1,6 @@
 import pytest
 import torch
-from helpers import corpus, edit_request, tokenizer, trained_tiny_model
+from helpers import BATCH_TEST_SETTINGS, batch_test_requests, corpus, tokenizer, trained_tiny_model
 
 import amend
 from amend.architectures import Component, Site, anatomy
@@ -11,19 +11,8 @@ from amend.methods.memit.config import MemitConfig, scaled_layers
 from amend.methods.memit.method import Memit
 from amend.stats import Corpus
 
-REQUESTS = [
-    edit_request("The mother tongue of {} is", "Danielle Darrieux"),
-    edit_request("{} works for", "Apple A5"),
-    edit_request("{} plays the", "Toko Yasuda"),
-]
-SETTINGS = dict(
-    layers=(0, 1),
-    v_lr=0.5,
-    clamp_norm_factor=10.0,
-    v_num_grad_steps=50,
-    context_templates=("Rain fell. {}",),
-    mom2_update_weight=100.0,
-)
+REQUESTS = batch_test_requests()
+SETTINGS = BATCH_TEST_SETTINGS
 
 
 def test_update_satisfies_the_normal_equation():

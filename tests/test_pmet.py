@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from helpers import corpus, edit_request, facts, tokenizer, trained_tiny_model
+from helpers import BATCH_TEST_SETTINGS, batch_test_requests, corpus, facts, tokenizer, trained_tiny_model
 
 import amend
 from amend import EditRequest
@@ -15,19 +15,8 @@ from amend.methods.locate.target import TargetSettings, optimise_targets
 from amend.methods.pmet.config import PmetConfig
 from amend.stats import Corpus
 
-REQUESTS = [
-    edit_request("The mother tongue of {} is", "Danielle Darrieux"),
-    edit_request("{} works for", "Apple A5"),
-    edit_request("{} plays the", "Toko Yasuda"),
-]
-SETTINGS = dict(
-    layers=(0, 1),
-    v_lr=0.5,
-    clamp_norm_factor=10.0,
-    v_num_grad_steps=30,
-    context_templates=("Rain fell. {}",),
-    mom2_update_weight=100.0,
-)
+REQUESTS = batch_test_requests()
+SETTINGS = {**BATCH_TEST_SETTINGS, "v_num_grad_steps": 30}
 
 
 def pmet_targets(model, tok, settings, templates=("{}",)):
