@@ -65,13 +65,7 @@ def evaluate(
         idf: The IDF table of consistency's TF-IDF (default: fitted on the texts compared).
         **overrides: Fields of the method's config.
     """
-    if mode not in MODES:
-        raise ConfigError(f"mode must be one of {MODES}, not {mode!r}")
-    if generation is not None and mode == "sequential":
-        raise ConfigError("fluency and consistency are measured in single and batch modes, not sequential")
-    unknown = sorted(set(protocols) - set(PROTOCOLS))
-    if unknown:
-        raise ConfigError(f"unknown protocol(s) {unknown}; choose from {PROTOCOLS}")
+    _check_arguments(mode, protocols, generation)
     requests = as_requests(list(requests))
     items = items_of(requests)
     scorer = Scorer(model, tokenizer, batch_size=batch_size)
@@ -121,6 +115,17 @@ def evaluate(
     if texts_before is not None:
         _add_generation(result, requests, texts_before, texts_after, references, idf)
     return result
+
+
+def _check_arguments(mode: str, protocols: Sequence[str], generation: GenerationSettings | None) -> None:
+    """Refuse a bad mode or protocol before any work (pre-edit observation is the slow part of a run)."""
+    if mode not in MODES:
+        raise ConfigError(f"mode must be one of {MODES}, not {mode!r}")
+    if generation is not None and mode == "sequential":
+        raise ConfigError("fluency and consistency are measured in single and batch modes, not sequential")
+    unknown = sorted(set(protocols) - set(PROTOCOLS))
+    if unknown:
+        raise ConfigError(f"unknown protocol(s) {unknown}; choose from {PROTOCOLS}")
 
 
 def _single(model, tokenizer, requests, items, scorer, method, protocols, options, progress, texts=None):
