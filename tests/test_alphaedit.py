@@ -1,6 +1,6 @@
 import pytest
 import torch
-from helpers import corpus, edit_request, tokenizer, trained_tiny_model
+from helpers import BATCH_TEST_SETTINGS, corpus, edit_request, tokenizer, trained_tiny_model
 
 import amend
 from amend.architectures import Component, Site, anatomy
@@ -13,16 +13,13 @@ from amend.tokens import encode
 
 FIRST = [edit_request("The mother tongue of {} is", "Danielle Darrieux"), edit_request("{} works for", "Apple A5")]
 SECOND = [edit_request("{} plays the", "Toko Yasuda"), edit_request("{} was born in", "Honus Wagner")]
-SETTINGS = dict(
-    layers=(0, 1),
-    v_lr=0.5,
-    clamp_norm_factor=10.0,
-    v_num_grad_steps=40,
-    context_templates=("Rain fell. {}",),
-    nullspace_threshold=0.004,
-    threshold_mode="relative",
-    stats_tokens=20_000,
-)
+SETTINGS = {
+    **BATCH_TEST_SETTINGS,
+    "v_num_grad_steps": 40,
+    "nullspace_threshold": 0.004,
+    "threshold_mode": "relative",
+    "stats_tokens": 20_000,
+}  # mom2_update_weight is unused by AlphaEdit's update
 
 
 def editor(model, tok, tmp_path, **overrides):

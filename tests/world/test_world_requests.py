@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from amend.records import EditRequest
@@ -21,7 +23,8 @@ def test_requests_are_counterfactual_and_well_formed(world: World) -> None:
         assert isinstance(r, EditRequest) and r.prompt.count("{}") == 1
         assert r.target_new != r.target_true
         person = world.person(r.subject)
-        relation = next(rel for rel in PERSON_RELATIONS if r.prompt in world.relations[rel].train)
+        relation = world.relation_of(r.prompt)
+        assert r.prompt in world.relations[relation].train
         assert r.target_true == person.facts[relation]
         assert r.target_new in world.relations[relation].objects
         assert len(r.rephrase) >= 2 and all(r.subject in x.prompt for x in r.rephrase)
@@ -45,11 +48,8 @@ def test_requests_are_counterfactual_and_well_formed(world: World) -> None:
 
 def _asks(world: World, prompt: str) -> tuple[str, str]:
     """The (person, relation) a filled training-template prompt asks about."""
-    for person in world.people:
-        for relation in PERSON_RELATIONS:
-            if any(t.replace("{}", person.name) == prompt for t in world.relations[relation].train):
-                return person.name, relation
-    raise AssertionError(prompt)
+    (person,) = [p.name for p in world.people if re.search(rf"\b{re.escape(p.name)}\b", prompt)]
+    return person, world.relation_of(prompt.replace(person, "{}"))
 
 
 def test_more_requests_than_people_edit_distinct_facts_and_never_probe_an_edited_one(world: World) -> None:

@@ -30,7 +30,7 @@ def counterfact_records(n: int, seed: int = 0, world: World | None = None) -> li
     """``n`` world edits as CounterFact records (``case_id`` 0..n-1)."""
     world = world if world is not None else load_world()
     requests = edit_requests(n, seed, world=world)
-    relations = [_relation(world, request) for request in requests]
+    relations = [world.relation_of(request.prompt) for request in requests]
     edited = {(request.subject, relation) for request, relation in zip(requests, relations, strict=True)}
     return [
         _record(case_id, world, request, relation, edited)
@@ -57,14 +57,6 @@ def _record(
         "attribute_prompts": _holders(world, relation, new, request.prompt, edited),
         "generation_prompts": [request.text, *rephrases],
     }
-
-
-def _relation(world: World, request: EditRequest) -> str:
-    """The relation whose templates include the request's prompt."""
-    for name, relation in world.relations.items():
-        if request.prompt in relation.templates:
-            return name
-    raise ValueError(f"no world relation has the template {request.prompt!r}")
 
 
 def _holders(world: World, relation: str, obj: str, template: str, edited: set[tuple[str, str]]) -> list[str]:

@@ -166,6 +166,13 @@ class World:
                 return p
         raise KeyError(name)
 
+    def relation_of(self, template: str) -> str:
+        """The relation whose templates include ``template`` (a world request's prompt names its relation so)."""
+        for name, relation in self.relations.items():
+            if template in relation.templates:
+                return name
+        raise KeyError(f"no world relation has the template {template!r}")
+
     def answer(self, subject: str, relation: str) -> str:
         """The true object of ``relation`` for ``subject`` (a full name, or a city for ``city_country``)."""
         if relation == CITY_RELATION:
