@@ -58,7 +58,7 @@ def requests(n: int) -> list[amend.EditRequest]:
 def one_batched_forward(model, tok, request, config) -> float:
     """Seconds of one no-grad forward over the prompts an edit of ``request`` optimises over (median of 5)."""
     templates = sample_context_templates(model, tok, config.template_lengths, seed=config.template_seed).flat()
-    rows = [row.ids for row in template_rows(tok, [request], [*templates, config.kl_prompt], "subject_last")]
+    rows = [row.ids for row in template_rows(tok, [request], [*templates, *config.kl_prompts], "subject_last")]
     batch = pad_right(rows, pad_id(tok))
     times = []
     with torch.no_grad():

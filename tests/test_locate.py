@@ -8,10 +8,12 @@ from helpers import tiny_model, tokenizer
 
 from amend import EditRequest
 from amend.architectures import Component, Site, anatomy
+from amend.errors import ConfigError
 from amend.hooks import capture, token_index
 from amend.methods.locate.keys import subject_keys
 from amend.methods.locate.target import TargetSettings, optimise_targets
 from amend.methods.locate.templates import ContextTemplates, sample_context_templates
+from amend.methods.rome.config import RomeConfig
 from amend.records import fill
 from amend.tokens import encode
 
@@ -56,10 +58,14 @@ def test_key_averages_match_hand_computed_means(bos):
         assert torch.allclose(grouped[i], two_level, atol=1e-5)
 
 
-def test_batched_optimisation_equals_one_request_at_a_time():
+SEVERAL_KL_PROMPTS = {"kl_prompts": ("{} was born in", "The work of {} is"), "kl_position": "last", "kl_factor": 0.5}
+
+
+@pytest.mark.parametrize("kl", [{}, SEVERAL_KL_PROMPTS], ids=["essence", "several-at-last"])
+def test_batched_optimisation_equals_one_request_at_a_time(kl):
     body, tok = anatomy(tiny_model("llama")), tokenizer(True)
     site = Site(Component.BLOCK_OUTPUT, 1)
-    settings = TargetSettings(steps=8, lr=0.3, clamp_norm_factor=0.75)
+    settings = TargetSettings(steps=8, lr=0.3, clamp_norm_factor=0.75, **kl)
     templates = ["{}", "Rain fell. {}"]
     for param in body.model.parameters():
         param.requires_grad_(False)
@@ -107,3 +113,30 @@ def test_early_stop_freezes_a_converged_request():
     settings = TargetSettings(steps=30, early_stop_loss=1e9)  # every loss is below: stop at iteration 0
     result = optimise_targets(body, tok, REQUESTS, ["{}"], Site(Component.MLP_OUTPUT, 0), settings)
     assert result.iterations == [1, 1, 1] and result.forward_passes == 1
+
+
+def _frozen_tiny():
+    body, tok = anatomy(tiny_model("gpt2")), tokenizer(False)
+    for param in body.model.parameters():
+        param.requires_grad_(False)
+    return body, tok
+
+
+def test_the_kl_term_is_a_mean_over_the_kl_prompts():
+    """A prompt given twice weighs as much as given once; a second, different prompt changes the vectors."""
+    body, tok = _frozen_tiny()
+    site = Site(Component.MLP_OUTPUT, 0)
+    settings = TargetSettings(steps=6, lr=0.3, kl_position="last", kl_factor=5.0, kl_prompts=("{} was born in",))
+    once = optimise_targets(body, tok, REQUESTS, ["{}"], site, settings)
+    twice = optimise_targets(body, tok, REQUESTS, ["{}"], site, replace(settings, kl_prompts=("{} was born in",) * 2))
+    other = optimise_targets(
+        body, tok, REQUESTS, ["{}"], site, replace(settings, kl_prompts=("{} was born in", "The work of {} is"))
+    )
+    assert torch.allclose(once.delta, twice.delta, atol=1e-5)
+    assert not torch.allclose(once.delta, other.delta, atol=1e-3)
+
+
+@pytest.mark.parametrize("bad", [{"kl_position": "end"}, {"kl_prompts": ()}, {"kl_prompts": ("no subject slot",)}])
+def test_kl_settings_are_checked_when_the_config_is_made(bad):
+    with pytest.raises(ConfigError, match="kl_p"):
+        RomeConfig(layer=0, **bad)

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 
 import pytest
+import torch
 from transformers import GPT2LMHeadModel, PreTrainedTokenizerFast
 
+from amend.architectures import Component, Site, anatomy
+from amend.methods.base import frozen
+from amend.methods.locate.target import TargetSettings, optimise_targets
 from amend.world import DATA_DIR, World, edit_requests, load
 from amend.world.recall import accuracy, template_cases
 
@@ -42,3 +47,20 @@ def test_edit_request_probes_hold_before_editing(shipped: Shipped) -> None:
     locality = [(p.prompt, p.answer) for r in requests for p in r.locality]
     assert accuracy(model, tokenizer, targets) >= 0.9
     assert accuracy(model, tokenizer, locality) >= 0.9
+
+
+def test_a_kl_prompt_predicting_the_old_object_is_left_out(shipped: Shipped) -> None:
+    """Preserving the edit prompt's own distribution would preserve the fact being removed, so the target
+    optimisation skips a KL prompt the model answers with the old object; with no old object known it cannot."""
+    model, tokenizer, _ = shipped
+    body = anatomy(model)
+    request = edit_requests(1, seed=0)[0]
+    site = Site(Component.MLP_OUTPUT, 0)
+    other = "{} studied at" if "studied" not in request.prompt else "{} speaks"
+    settings = TargetSettings(steps=5, kl_position="last", kl_factor=1.0, kl_prompts=(other,))
+    with frozen(model):
+        alone = optimise_targets(body, tokenizer, [request], ["{}"], site, settings).delta
+        own = replace(settings, kl_prompts=(request.prompt, other))
+        assert torch.equal(optimise_targets(body, tokenizer, [request], ["{}"], site, own).delta, alone)
+        unknown = replace(request, target_true=None)
+        assert not torch.allclose(optimise_targets(body, tokenizer, [unknown], ["{}"], site, own).delta, alone)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from amend.errors import ConfigError
 from amend.methods.config import MethodConfig, option
 from amend.methods.locate.target import TargetSettings
 from amend.stats import StatsSettings
@@ -17,7 +18,7 @@ class LocateConfig(MethodConfig):
     v_lr: float = option(0.5, "Adam learning rate of the target-vector optimisation.")
     v_weight_decay: float = option(0.5, "Weight of the decay term ‖δ‖/‖h₀‖² (un-squared norm, as the originals).")
     clamp_norm_factor: float = option(4.0, "δ is rescaled to at most this multiple of ‖h₀‖ after every step.")
-    kl_factor: float = option(0.0625, "Weight κ of KL(p_δ‖p_0) on the 'essence' prompt (kl_prompt).")
+    kl_factor: float = option(0.0625, "Weight κ of the mean KL(p_δ‖p_0) over the KL prompts (kl_prompts).")
     early_stop_loss: float = option(0.05, "A request's optimisation stops once its loss is below this.")
     argmax_nll_factor: float = option(
         1.0, "Weight of the NLL while the target is already the argmax at every label (PMET 0.1; 1: no such rule)."
@@ -28,7 +29,14 @@ class LocateConfig(MethodConfig):
     v_requests_per_pass: int = option(
         16, "Requests whose targets are optimised in one batched pass (speed and memory only; results are the same)."
     )
-    kl_prompt: str = option("{} is a", "Prompt whose next-token distribution the KL term preserves.")
+    kl_prompts: tuple[str, ...] = option(
+        ("{} is a",), "Prompts about the subject whose distributions the KL term preserves (ROME: the essence prompt)."
+    )
+    kl_position: str = option(
+        "fact_token",
+        "Where a KL prompt's distribution is taken: 'fact_token' (the reference: the subject's last token) or "
+        "'last' (the next token after the prompt; a prompt predicting the request's old object is then left out).",
+    )
     fact_token: str = option("subject_last", "Token whose key is edited: subject_last, subject_first or last.")
     context_templates: tuple[str, ...] | None = option(
         None,
@@ -49,6 +57,12 @@ class LocateConfig(MethodConfig):
     stats_max_length: int | None = option(None, "Documents are truncated to this many tokens (None: context).")
     stats_dtype: str = option("float64", "Accumulation dtype of the statistics (float32 matches the originals).")
 
+    def __post_init__(self) -> None:
+        if self.kl_position not in {"fact_token", "last"}:
+            raise ConfigError(f"kl_position must be 'fact_token' or 'last', not {self.kl_position!r}")
+        if not self.kl_prompts or any("{}" not in prompt for prompt in self.kl_prompts):
+            raise ConfigError(f"kl_prompts must be prompts with '{{}}' for the subject, not {self.kl_prompts!r}")
+
     def target_settings(self) -> TargetSettings:
         return TargetSettings(
             steps=self.v_num_grad_steps,
@@ -60,7 +74,8 @@ class LocateConfig(MethodConfig):
             argmax_nll_factor=self.argmax_nll_factor,
             argmax_kl_stop=self.argmax_kl_stop,
             requests_per_pass=self.v_requests_per_pass,
-            kl_prompt=self.kl_prompt,
+            kl_prompts=tuple(self.kl_prompts),
+            kl_position=self.kl_position,
             fact_token=self.fact_token,
         )
 

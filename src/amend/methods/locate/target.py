@@ -3,12 +3,17 @@
 For every request, a free vector δ is added at the fact token of the site (ROME: the MLP output of the edited
 layer; MEMIT family: the residual stream of the last edited layer) and optimised with Adam to minimise
 
-    mean over templates of the target's per-token NLL  +  κ · KL(p_δ ‖ p_0) on "{subject} is a"  +  ω · ‖δ‖ / ‖h₀‖²
+    mean over templates of the target's per-token NLL  +  κ · mean KL(p_δ ‖ p_0) over the KL prompts  +  ω · ‖δ‖ / ‖h₀‖²
 
 with early stopping at loss < ``early_stop_loss``, at most N−1 steps, and δ clamped after each step to
-``clamp_norm_factor`` · ‖h₀‖. All requests run together: each step is one batched forward and backward over every
-still-active request's prompts. Requests are independent (separate δ rows, elementwise Adam), so a batch gives the
-same vectors as one request at a time; a request that converges leaves the batch.
+``clamp_norm_factor`` · ‖h₀‖. The KL prompts default to ROME's single essence prompt "{subject} is a", measured
+at the subject's last token; a model may instead preserve the next-token distribution after several prompts about
+the subject (``kl_position="last"``). A KL prompt whose pre-edit prediction is the request's old object is left out
+for that request: preserving it would preserve the very fact being removed.
+
+All requests run together: each step is one batched forward and backward over every still-active request's
+prompts. Requests are independent (separate δ rows, elementwise Adam), so a batch gives the same vectors as one
+request at a time; a request that converges leaves the batch.
 
 Two extensions serve PMET: several sites of one layer can be optimised jointly (each with its own δ, decay term
 and clamp), and once the target is already the argmax at every label the NLL may be down-weighted and the
@@ -40,7 +45,8 @@ class TargetSettings:
     clamp_norm_factor: float = 4.0
     kl_factor: float = 0.0625
     early_stop_loss: float = 0.05
-    kl_prompt: str = "{} is a"
+    kl_prompts: tuple[str, ...] = ("{} is a",)
+    kl_position: str = "fact_token"  # where a KL prompt's distribution is taken: the fact token or the prompt's end
     fact_token: str = "subject_last"
     argmax_nll_factor: float = 1.0  # NLL weight while the target is the argmax at every label (PMET: 0.1)
     argmax_kl_stop: float | None = None  # then stop once κ·KL is at most this (PMET: 0.01)
@@ -76,7 +82,10 @@ class _Problem:
     label_col: torch.Tensor  # (labels,) position whose logits predict the label
     label_token: torch.Tensor  # (labels,)
     label_weight: torch.Tensor  # (labels,) 1 / target length of its row
-    kl_row: torch.Tensor  # (n,) the KL row of each request
+    kl_row: torch.Tensor  # (kl,) row of each KL prompt, request-major, after every rewrite row
+    kl_request: torch.Tensor  # (kl,) request of each KL row
+    kl_col: torch.Tensor  # (kl,) position whose distribution the KL term preserves
+    kl_old: torch.Tensor  # (kl,) first token of the old object after the KL prompt (-1: no old object known)
     first_row: torch.Tensor  # (n,) the bare-prompt row of each request
 
 
@@ -141,7 +150,7 @@ def _optimise_group(
     result.iterations, result.losses = [0] * n, [float("nan")] * n
     active = torch.ones(n, dtype=torch.bool)
     nll_weight = torch.ones(n, device=device)
-    init = base_logprobs = None
+    init = base_logprobs = kl_weight = None
     for iteration in range(settings.steps):
         rows = torch.nonzero(active[problem.row_request]).squeeze(1)
         step = _forward(anatomy, problem, rows, delta, sites, capture_init=init is None)
@@ -149,7 +158,10 @@ def _optimise_group(
         if init is None:
             init = step["init"].detach().float()
             base_logprobs = step["kl_logprobs"].detach()
-        losses, kl, at_argmax = _losses(step, problem, rows, delta, init, base_logprobs, active, nll_weight, settings)
+            kl_weight = _kl_weights(problem, base_logprobs, n)
+        losses, kl, at_argmax = _losses(
+            step, problem, rows, delta, init, (base_logprobs, kl_weight), active, nll_weight, settings
+        )
         _check_finite(losses, "target-vector loss")
         requests_now = torch.nonzero(active).squeeze(1)
         done = _finished(losses, kl, at_argmax, iteration == settings.steps - 1, settings)
@@ -184,6 +196,13 @@ def _finished(
     return done
 
 
+def _kl_weights(problem: _Problem, base_logprobs: torch.Tensor, n: int) -> torch.Tensor:
+    """Weight of each KL row in its request's mean: 0 where the unedited model predicts the old object there."""
+    keep = (base_logprobs.argmax(-1).cpu() != problem.kl_old).float()
+    counts = torch.zeros(n).index_add(0, problem.kl_request, keep)
+    return (keep / counts[problem.kl_request].clamp(min=1)).to(base_logprobs.device)
+
+
 def _build_problem(
     tokenizer: PreTrainedTokenizerBase,
     requests: Sequence[EditRequest],
@@ -193,7 +212,7 @@ def _build_problem(
 ) -> _Problem:
     ids, row_request, lookup = [], [], []
     label_row, label_col, label_token, label_weight = [], [], [], []
-    first_row, kl_row = [], []
+    first_row, kl_row, kl_request, kl_col, kl_old = [], [], [], [], []
     for i, request in enumerate(requests):
         first_row.append(len(ids))
         for template in templates:
@@ -209,10 +228,16 @@ def _build_problem(
                 label_token.append(token)
                 label_weight.append(1.0 / len(target))
     for i, request in enumerate(requests):
-        kl_row.append(len(ids))
-        ids.append(encode(tokenizer, fill(settings.kl_prompt, request.subject)))
-        row_request.append(i)
-        lookup.append(token_index(tokenizer, settings.kl_prompt, request.subject, settings.fact_token))
+        for kl_prompt in settings.kl_prompts:
+            prompt = encode(tokenizer, fill(kl_prompt, request.subject))
+            fact = token_index(tokenizer, kl_prompt, request.subject, settings.fact_token)
+            kl_row.append(len(ids))
+            kl_request.append(i)
+            kl_col.append(fact if settings.kl_position == "fact_token" else len(prompt) - 1)
+            kl_old.append(_old_token(tokenizer, kl_prompt, request) if settings.kl_position == "last" else -1)
+            ids.append(prompt)
+            row_request.append(i)
+            lookup.append(fact)
     as_long = lambda values: torch.tensor(values, dtype=torch.long)  # noqa: E731
     return _Problem(
         batch=pad_right(ids, pad_id(tokenizer)),
@@ -223,8 +248,18 @@ def _build_problem(
         label_token=as_long(label_token),
         label_weight=torch.tensor(label_weight),
         kl_row=as_long(kl_row),
+        kl_request=as_long(kl_request),
+        kl_col=as_long(kl_col),
+        kl_old=as_long(kl_old),
         first_row=as_long(first_row),
     )
+
+
+def _old_token(tokenizer: PreTrainedTokenizerBase, kl_prompt: str, request: EditRequest) -> int:
+    """The first token of the request's old object continuing ``kl_prompt`` (-1 when the old object is unknown)."""
+    if request.target_true is None:
+        return -1
+    return target_ids(tokenizer, fill(kl_prompt, request.subject), request.target_true)[1][0]
 
 
 def _forward(
@@ -243,9 +278,9 @@ def _forward(
     batch = problem.batch.select(rows).to(device)
     positions = problem.lookup[rows].to(device)
     labels = torch.nonzero(new_index[problem.label_row] >= 0).squeeze(1)
-    kl_rows = problem.kl_row[new_index[problem.kl_row] >= 0]
-    select_rows = torch.cat([new_index[problem.label_row[labels]], new_index[kl_rows]])
-    select_cols = torch.cat([problem.label_col[labels], problem.lookup[kl_rows]])
+    kl_now = new_index[problem.kl_row] >= 0
+    select_rows = torch.cat([new_index[problem.label_row[labels]], new_index[problem.kl_row[kl_now]]])
+    select_cols = torch.cat([problem.label_col[labels], problem.kl_col[kl_now]])
     row_delta = delta[problem.row_request[rows].to(device)]
     with ExitStack() as stack:
         records = stack.enter_context(capture(anatomy, sites, positions)) if capture_init else {}
@@ -264,13 +299,13 @@ def _losses(
     rows: torch.Tensor,
     delta: torch.Tensor,
     init: torch.Tensor,
-    base_logprobs: torch.Tensor,
+    base: tuple[torch.Tensor, torch.Tensor],
     active: torch.Tensor,
     nll_weight: torch.Tensor,
     settings: TargetSettings,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Loss of each active request, in request order; also its κ·KL term and whether the target is the argmax at
-    every label."""
+    every label. ``base`` holds the unedited model's KL distributions and each KL row's weight in its request's mean."""
     device = delta.device
     labels = step["labels"]
     label_tokens = problem.label_token[labels].to(device)
@@ -279,7 +314,8 @@ def _losses(
         0, problem.label_row[labels].to(device), -token_logprobs[:, 0] * problem.label_weight[labels].to(device)
     )
     requests_now = torch.nonzero(active).squeeze(1)
-    rewrite_rows = problem.row_request[rows][: len(rows) - len(requests_now)]  # KL rows come last
+    kl_now = torch.nonzero(active[problem.kl_request]).squeeze(1)
+    rewrite_rows = problem.row_request[rows][: len(rows) - len(kl_now)]  # KL rows come last
     per_request = torch.zeros(len(active), device=device).index_add(
         0, rewrite_rows.to(device), row_nll[rows[: len(rewrite_rows)].to(device)]
     )
@@ -291,8 +327,10 @@ def _losses(
         (step["logits"].argmax(-1) != label_tokens).float(),
     )
     logprobs = step["kl_logprobs"]
-    base = base_logprobs[requests_now.to(base_logprobs.device)]
-    kl = settings.kl_factor * (logprobs.exp() * (logprobs - base)).sum(-1)
+    base_logprobs, kl_weight = (tensor[kl_now.to(tensor.device)] for tensor in base)
+    row_kl = kl_weight * (logprobs.exp() * (logprobs - base_logprobs)).sum(-1)
+    kl_sum = torch.zeros(len(active), device=device).index_add(0, problem.kl_request[kl_now].to(device), row_kl)
+    kl = settings.kl_factor * kl_sum[requests_now.to(device)]
     decay = delta[requests_now].norm(dim=-1) / init[requests_now].norm(dim=-1) ** 2  # (requests, sites)
     loss = nll_weight[requests_now.to(device)] * nll + kl + settings.weight_decay * decay.sum(-1)
     return loss, kl, (misses == 0)[requests_now.to(device)]

@@ -57,6 +57,7 @@ class MemitConfig(LocateConfig):
     )
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not self.layers:
             raise ConfigError("layers is empty; give the layers to edit (for_model fills the default)")
         if len(set(self.layers)) != len(self.layers):

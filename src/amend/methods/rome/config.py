@@ -41,6 +41,7 @@ class RomeConfig(LocateConfig):
     )
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.key_mode not in {"original", "consistent"}:
             raise ConfigError(f"key_mode must be 'original' or 'consistent', not {self.key_mode!r}")
         if self.v_num_grad_steps < 1:
