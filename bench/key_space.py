@@ -1,6 +1,6 @@
 """How much room the world model's MLP keys leave for null-space editing (AlphaEdit).
 
-    .venv/bin/python bench/key_space.py [--cache-dir DIR]
+    .venv/bin/python bench/key_space.py [--cache-dir DIR] [--world DIR]
 
 For every person of the world, the subject key (MLP input at the subject's last token, averaged over the context
 templates) at layers 0-2. Prints, per null-space threshold: the null-space dimension of the key statistics, how many
@@ -37,9 +37,10 @@ def energy_rank(keys: torch.Tensor, share: float = 0.95) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache-dir", default=None, help="statistics cache (default: a temporary directory)")
+    parser.add_argument("--world", default=None, help="a trained world-model folder (default: the shipped one)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    model, tokenizer, facts = world.load()
+    model, tokenizer, facts = world.load(args.world)
     parts = anatomy(model)
     requests = world.edit_requests(len(facts.people), seed=0, world=facts)
     config = AlphaEditConfig.for_model(model)

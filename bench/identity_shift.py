@@ -1,0 +1,76 @@
+"""Where a world edit's damage to the same person goes: does the edited person turn into somebody else?
+
+    .venv/bin/python bench/identity_shift.py [-n 40] [--method rome] [--world DIR] [--set KEY=JSON ...]
+
+Edits each world request alone (then reverts it) and compares the greedy answer of every same-person locality probe
+(the person's other relations) before and after. A changed answer is counted as a *donor's fact* when some person
+whose true object for the edited relation is the new target has that answer for the probe's relation: an edit that
+writes "X was born in Paris" by moving X towards a person born in Paris brings that person's employer, language…
+along. The share expected by chance is printed next to it (the same count for random non-donors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from collections import Counter
+
+import torch
+
+from amend import Editor, world
+from amend.world.defaults import stats_corpus
+
+
+def greedy_word(model, tokenizer, prompt: str) -> str:
+    ids = tokenizer(prompt, return_tensors="pt").input_ids
+    with torch.no_grad():
+        return tokenizer.decode(model(ids).logits[0, -1].argmax()).strip()
+
+
+def holds(people, relation: str, word: str) -> bool:
+    return any(person.facts[relation].split()[0] == word for person in people)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=40, help="requests (seed 0)")
+    parser.add_argument("--method", default="rome")
+    parser.add_argument("--world", default=None, help="a trained world-model folder (default: the shipped one)")
+    parser.add_argument("--set", action="append", default=[], help="method option KEY=JSON (repeatable)")
+    parser.add_argument("--cache-dir", default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    model, tokenizer, facts = world.load(args.world)
+    options = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
+    editor = Editor(
+        model, tokenizer, method=args.method, corpus=stats_corpus(facts), cache_dir=args.cache_dir, **options
+    )
+    rng, counts = random.Random(0), Counter()
+    for request in world.edit_requests(args.n, seed=0, world=facts):
+        relation = facts.relation_of(request.prompt)
+        donors = [p for p in facts.people if p.facts[relation] == request.target_new]
+        others = rng.sample([p for p in facts.people if p not in donors and p.name != request.subject], len(donors))
+        probes = [probe for probe in request.locality if probe.kind == "same_subject"]
+        before = [greedy_word(model, tokenizer, probe.prompt) for probe in probes]
+        editor.edit([request])
+        after = [greedy_word(model, tokenizer, probe.prompt) for probe in probes]
+        editor.revert()
+        for probe, old, new in zip(probes, before, after, strict=True):
+            counts["probes"] += 1
+            if new == old:
+                continue
+            counts["changed"] += 1
+            probe_relation = facts.relation_of(probe.prompt.replace(request.subject, "{}", 1))
+            counts["donor"] += holds(donors, probe_relation, new)
+            counts["chance"] += holds(others, probe_relation, new)
+    changed = max(counts["changed"], 1)
+    print(
+        f"{args.method} {options or ''}: {counts['changed']} of {counts['probes']} same-person answers changed; "
+        f"{counts['donor'] / changed:.2f} of the changed are a donor's fact "
+        f"(chance, same number of random people: {counts['chance'] / changed:.2f})"
+    )
+
+
+if __name__ == "__main__":
+    main()
