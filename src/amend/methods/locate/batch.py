@@ -76,8 +76,13 @@ class BatchLocateMethod(EditMethod):
         settings: TargetSettings,
         answer: Callable[[EditRequest], str],
     ) -> TargetResult:
-        """The target optimisation toward ``answer`` (PMET optimises the attention output jointly)."""
-        return optimise_targets(self.anatomy, self.tokenizer, requests, templates, site, settings, answer=answer)
+        """The target optimisation toward ``answer`` at ``site`` and the sites optimised jointly with it."""
+        sites = [site, *self.joint_sites(site)]
+        return optimise_targets(self.anatomy, self.tokenizer, requests, templates, sites, settings, answer=answer)
+
+    def joint_sites(self, site: Site) -> list[Site]:
+        """Sites whose δ is optimised together with the target's but never written (PMET: the attention output)."""
+        return []
 
     def residual_share(self, layers_left: int) -> float:
         """How the residual is split over the layers left: evenly (MEMIT); PMET uses √."""

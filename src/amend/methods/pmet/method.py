@@ -9,13 +9,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
 
 from amend.architectures import Component, Site
-from amend.methods.locate.target import TargetResult, TargetSettings, optimise_targets
 from amend.methods.memit.method import Memit
 from amend.methods.pmet.config import PmetConfig
-from amend.records import EditRequest
 
 
 class Pmet(Memit):
@@ -26,17 +23,9 @@ class Pmet(Memit):
     def target_site(self, last: int) -> Site:
         return Site(Component.MLP_OUTPUT, last)
 
-    def optimise(
-        self,
-        requests: Sequence[EditRequest],
-        templates: list[str],
-        site: Site,
-        settings: TargetSettings,
-        answer: Callable[[EditRequest], str],
-    ) -> TargetResult:
-        """The MLP target, optimised together with a δ at the same layer's attention output (not written)."""
-        sites = [site, Site(Component.ATTN_OUTPUT, site.layer)]
-        return optimise_targets(self.anatomy, self.tokenizer, requests, templates, sites, settings, answer=answer)
+    def joint_sites(self, site: Site) -> list[Site]:
+        """The MLP target is optimised together with a δ at the same layer's attention output (not written)."""
+        return [Site(Component.ATTN_OUTPUT, site.layer)]
 
     def residual_share(self, layers_left: int) -> float:
         return math.sqrt(layers_left)
