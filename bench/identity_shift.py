@@ -20,16 +20,12 @@ import torch
 
 from amend import Editor, world
 from amend.world.defaults import stats_corpus
+from amend.world.recall import answer_token, next_tokens
 
 
-def greedy_word(model, tokenizer, prompt: str) -> str:
-    ids = tokenizer(prompt, return_tensors="pt").input_ids
-    with torch.no_grad():
-        return tokenizer.decode(model(ids).logits[0, -1].argmax()).strip()
-
-
-def holds(people, relation: str, word: str) -> bool:
-    return any(person.facts[relation].split()[0] == word for person in people)
+def holds(tokenizer, people, relation: str, token: int) -> bool:
+    """Whether any of ``people`` has, for ``relation``, an object starting with ``token``."""
+    return any(answer_token(tokenizer, person.facts[relation]) == token for person in people)
 
 
 def main() -> None:
@@ -52,9 +48,10 @@ def main() -> None:
         donors = [p for p in facts.people if p.facts[relation] == request.target_new]
         others = rng.sample([p for p in facts.people if p not in donors and p.name != request.subject], len(donors))
         probes = [probe for probe in request.locality if probe.kind == "same_subject"]
-        before = [greedy_word(model, tokenizer, probe.prompt) for probe in probes]
+        prompts = [probe.prompt for probe in probes]
+        before = next_tokens(model, tokenizer, prompts)
         editor.edit([request])
-        after = [greedy_word(model, tokenizer, probe.prompt) for probe in probes]
+        after = next_tokens(model, tokenizer, prompts)
         editor.revert()
         for probe, old, new in zip(probes, before, after, strict=True):
             counts["probes"] += 1
@@ -62,8 +59,8 @@ def main() -> None:
                 continue
             counts["changed"] += 1
             probe_relation = facts.relation_of(probe.prompt.replace(request.subject, "{}", 1))
-            counts["donor"] += holds(donors, probe_relation, new)
-            counts["chance"] += holds(others, probe_relation, new)
+            counts["donor"] += holds(tokenizer, donors, probe_relation, new)
+            counts["chance"] += holds(tokenizer, others, probe_relation, new)
     changed = max(counts["changed"], 1)
     print(
         f"{args.method} {options or ''}: {counts['changed']} of {counts['probes']} same-person answers changed; "

@@ -32,23 +32,34 @@ Case = tuple[str, str]
 
 
 @torch.no_grad()
+def next_tokens(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str], batch_size: int = 128
+) -> list[int]:
+    """The greedy next token after each prompt, in batched right-padded forwards."""
+    model.eval()
+    device = next(model.parameters()).device
+    tokens: list[int] = []
+    for start in range(0, len(prompts), batch_size):
+        chunk = list(prompts[start : start + batch_size])
+        enc = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = {k: v.to(device) for k, v in enc.items()}
+        logits = model(**enc).logits
+        last = enc["attention_mask"].sum(1) - 1  # right padding: last real token
+        tokens += logits[torch.arange(len(chunk), device=device), last].argmax(-1).tolist()
+    return tokens
+
+
+def answer_token(tokenizer: PreTrainedTokenizerBase, answer: str) -> int:
+    """The first token of a one-word answer as it follows a prompt (with its leading space)."""
+    return tokenizer(" " + answer, add_special_tokens=False)["input_ids"][0]
+
+
 def next_token_hits(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, cases: Sequence[Case], batch_size: int = 128
 ) -> list[bool]:
     """Whether the greedy next token after each prompt is the first token of ``" " + answer``."""
-    model.eval()
-    device = next(model.parameters()).device
-    hits: list[bool] = []
-    for start in range(0, len(cases), batch_size):
-        chunk = cases[start : start + batch_size]
-        enc = tokenizer([p for p, _ in chunk], return_tensors="pt", padding=True, add_special_tokens=False)
-        enc = {k: v.to(device) for k, v in enc.items()}
-        logits = model(**enc).logits
-        last = enc["attention_mask"].sum(1) - 1  # right padding: last real token
-        preds = logits[torch.arange(len(chunk), device=device), last].argmax(-1).tolist()
-        answers = [tokenizer(" " + a, add_special_tokens=False)["input_ids"][0] for _, a in chunk]
-        hits += [p == a for p, a in zip(preds, answers, strict=True)]
-    return hits
+    predicted = next_tokens(model, tokenizer, [prompt for prompt, _ in cases], batch_size)
+    return [p == answer_token(tokenizer, answer) for p, (_, answer) in zip(predicted, cases, strict=True)]
 
 
 def accuracy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, cases: Sequence[Case]) -> float:
