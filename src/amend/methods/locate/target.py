@@ -85,7 +85,7 @@ class _Problem:
     kl_row: torch.Tensor  # (kl,) row of each KL prompt, request-major, after every rewrite row
     kl_request: torch.Tensor  # (kl,) request of each KL row
     kl_col: torch.Tensor  # (kl,) position whose distribution the KL term preserves
-    kl_old: torch.Tensor  # (kl,) first token of the old object after the KL prompt (-1: no old object known)
+    kl_old: torch.Tensor  # (kl,) first token of the old object after the KL prompt (-1: nothing to leave out)
     first_row: torch.Tensor  # (n,) the bare-prompt row of each request
 
 
