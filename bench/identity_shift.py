@@ -7,6 +7,10 @@ Edits each world request alone (then reverts it) and compares the greedy answer 
 whose true object for the edited relation is the new target has that answer for the probe's relation: an edit that
 writes "X was born in Paris" by moving X towards a person born in Paris brings that person's employer, language…
 along. The share expected by chance is printed next to it (the same count for random non-donors).
+
+A second table splits the probes by word order (R: relation first, "The employer of X is"; S: subject first, "X
+works for"), of the edit prompt and of the probe: the share whose greedy answer changed, and the share that now
+answers with the edit's new object (the new object leaking into another relation).
 """
 
 from __future__ import annotations
@@ -20,12 +24,28 @@ import torch
 
 from amend import Editor, world
 from amend.world.defaults import stats_corpus
+from amend.world.generator import World, relation_first
 from amend.world.recall import answer_token, next_tokens
 
 
 def holds(tokenizer, people, relation: str, token: int) -> bool:
     """Whether any of ``people`` has, for ``relation``, an object starting with ``token``."""
     return any(answer_token(tokenizer, person.facts[relation]) == token for person in people)
+
+
+def word_order(facts: World, prompt: str, subject: str) -> str:
+    """ "R" when the prompt names its relation before the subject, else "S"."""
+    template = prompt.replace(subject, "{}", 1)
+    return "R" if relation_first(facts.relation_of(template), template) else "S"
+
+
+def print_orders(orders: Counter) -> None:
+    print("edit, probe  probes  answer changed  answers the new object")
+    for pair in sorted({pair for pair, _ in orders}):
+        n = orders[pair, "probes"]
+        print(
+            f"{pair[0]}, {pair[1]}        {n:6d}  {orders[pair, 'changed'] / n:14.2f}  {orders[pair, 'new'] / n:22.2f}"
+        )
 
 
 def main() -> None:
@@ -42,7 +62,7 @@ def main() -> None:
     editor = Editor(
         model, tokenizer, method=args.method, corpus=stats_corpus(facts), cache_dir=args.cache_dir, **options
     )
-    rng, counts = random.Random(0), Counter()
+    rng, counts, orders = random.Random(0), Counter(), Counter()
     for request in world.edit_requests(args.n, seed=0, world=facts):
         relation = facts.relation_of(request.prompt)
         donors = [p for p in facts.people if p.facts[relation] == request.target_new]
@@ -53,8 +73,14 @@ def main() -> None:
         editor.edit([request])
         after = next_tokens(model, tokenizer, prompts)
         editor.revert()
+        new_object = answer_token(tokenizer, request.target_new)
+        edit_order = word_order(facts, request.prompt, request.subject)
         for probe, old, new in zip(probes, before, after, strict=True):
             counts["probes"] += 1
+            pair = (edit_order, word_order(facts, probe.prompt, request.subject))
+            orders[pair, "probes"] += 1
+            orders[pair, "changed"] += new != old
+            orders[pair, "new"] += new == new_object
             if new == old:
                 continue
             counts["changed"] += 1
@@ -67,6 +93,7 @@ def main() -> None:
         f"{counts['donor'] / changed:.2f} of the changed are a donor's fact "
         f"(chance, same number of random people: {counts['chance'] / changed:.2f})"
     )
+    print_orders(orders)
 
 
 if __name__ == "__main__":
