@@ -6,8 +6,10 @@ For every person, the residual stream at the last token of their bare name, afte
 regression to the one-hot object of each relation on one share of the people and scored (argmax accuracy) on the rest.
 A model that stores a person as a sum of attribute directions (what a clean single-relation edit needs: move one
 direction, leave the others) is readable so for people the probe never saw; a model that stores an identity code
-decoded later is not. As the yardstick, the same probe runs in the same run on synthetic codes of the same width that
-are exactly such sums (one random vector per object, summed over the person's relations).
+decoded later is not. As yardsticks, the same probe runs in the same run on synthetic codes of the same width that
+are such sums (one random vector per object, summed over the person's relations), alone and with a random
+person-specific part as large as the sum (×1) or twice as large (×2): a low reading means the attribute directions
+are missing *or* buried under a larger identity part, which the probe cannot tell apart.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from amend.world import PERSON_RELATIONS
 from amend.world.generator import Person
 
 RIDGE = (0.1, 1.0, 10.0, 100.0)  # the best held-out accuracy over these is reported
+IDENTITY_SCALES = (0.0, 1.0, 2.0)  # size of the yardsticks' person-specific part, relative to the attribute sum
 
 
 def name_states(model, tokenizer, people: list[Person]) -> torch.Tensor:
@@ -45,12 +48,16 @@ def probe_accuracy(features: torch.Tensor, labels: torch.Tensor, n_train: int) -
     return best
 
 
-def synthetic_codes(people: list[Person], width: int, seed: int = 0) -> torch.Tensor:
-    """Each person as the sum of one random vector per (relation, object): perfectly attribute-wise."""
+def synthetic_codes(people: list[Person], width: int, identity_scale: float = 0.0, seed: int = 0) -> torch.Tensor:
+    """Each person as the sum of one random vector per (relation, object), plus a random vector of their own whose
+    norm is ``identity_scale`` times the sum's."""
     generator = torch.Generator().manual_seed(seed)
     keys = sorted({(relation, person.facts[relation]) for person in people for relation in PERSON_RELATIONS})
     vectors = {key: torch.randn(width, generator=generator, dtype=torch.float64) for key in keys}
-    return torch.stack([sum(vectors[r, p.facts[r]] for r in PERSON_RELATIONS) for p in people])
+    sums = torch.stack([sum(vectors[r, p.facts[r]] for r in PERSON_RELATIONS) for p in people])
+    identity = torch.randn(sums.shape, generator=generator, dtype=torch.float64)
+    identity *= identity_scale * sums.norm(dim=1, keepdim=True) / identity.norm(dim=1, keepdim=True)
+    return sums + identity
 
 
 def main() -> None:
@@ -63,15 +70,16 @@ def main() -> None:
     people = facts.people
     n_train = int(args.train_share * len(people))
     states = name_states(model, tokenizer, people)
-    synthetic = synthetic_codes(people, states.shape[-1])
-    print(f"{len(people)} people, probe fitted on {n_train}; columns: embeddings, then after each block")
-    print(f"{'relation':12s} {'chance':>6s} {'sum code':>8s}  model")
+    yardsticks = [synthetic_codes(people, states.shape[-1], scale) for scale in IDENTITY_SCALES]
+    print(f"{len(people)} people, probe fitted on {n_train}; model columns: embeddings, then after each block")
+    sums = " ".join(f"{'sum' if s == 0 else f'sum+id×{s:g}':>9s}" for s in IDENTITY_SCALES)
+    print(f"{'relation':12s} {'chance':>6s} {sums}  model")
     for relation in PERSON_RELATIONS:
         objects = sorted({p.facts[relation] for p in people})
         labels = torch.tensor([objects.index(p.facts[relation]) for p in people])
         layers = [probe_accuracy(states[:, block], labels, n_train) for block in range(states.shape[1])]
-        yardstick = probe_accuracy(synthetic, labels, n_train)
-        print(f"{relation:12s} {1 / len(objects):6.3f} {yardstick:8.2f}  " + " ".join(f"{a:.2f}" for a in layers))
+        reference = " ".join(f"{probe_accuracy(code, labels, n_train):9.2f}" for code in yardsticks)
+        print(f"{relation:12s} {1 / len(objects):6.3f} {reference}  " + " ".join(f"{a:.2f}" for a in layers))
 
 
 if __name__ == "__main__":
