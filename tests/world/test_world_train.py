@@ -6,8 +6,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import torch
+from transformers import GPT2LMHeadModel
+
 from amend.world import load
-from amend.world.train import CARD_FILE, PRESETS, train
+from amend.world.generator import generate
+from amend.world.tokenizer import build_tokenizer
+from amend.world.train import CARD_FILE, PRESETS, model_config, seed_subject_embeddings, train
 
 
 def test_tiny_trains_fast_and_learns(tmp_path: Path) -> None:
@@ -26,3 +31,28 @@ def test_tiny_trains_fast_and_learns(tmp_path: Path) -> None:
 def test_training_is_deterministic() -> None:
     config = replace(PRESETS["tiny"], epochs=1, eval_limit=20)
     assert train(config, progress=False)["epoch_losses"] == train(config, progress=False)["epoch_losses"]
+
+
+def test_seeding_writes_each_persons_objects_into_their_last_name_only() -> None:
+    """The last-name row gains scale × its norm along the normalised sum of the person's object rows; every other
+    row (first names, objects, template words) keeps its random initialisation."""
+    config = PRESETS["tiny"]
+    world = generate(config.seed, config.n_people)
+    tokenizer = build_tokenizer(world, config.n_positions)
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(model_config(config, tokenizer))
+    before = model.get_input_embeddings().weight.detach().clone()
+    seed_subject_embeddings(model, tokenizer, world, 2.0)
+    after = model.get_input_embeddings().weight.detach()
+    person = world.people[0]
+    (row,) = tokenizer(" " + person.last, add_special_tokens=False)["input_ids"]
+    objects = [tokenizer(" " + obj, add_special_tokens=False)["input_ids"][0] for obj in person.facts.values()]
+    added = after[row] - before[row]
+    direction = before[objects].sum(0)
+    assert torch.allclose(added.norm(), 2.0 * before[row].norm(), rtol=1e-5)
+    assert torch.nn.functional.cosine_similarity(added, direction, dim=0) > 0.9999
+    last_names = {tokenizer(" " + p.last, add_special_tokens=False)["input_ids"][0] for p in world.people}
+    untouched = [i for i in range(len(after)) if i not in last_names]
+    assert torch.equal(after[untouched], before[untouched])
+    seed_subject_embeddings(model, tokenizer, world, 0.0)
+    assert torch.equal(model.get_input_embeddings().weight.detach(), after)

@@ -6,8 +6,10 @@ shipped model (`docs/world.md` has the tables and commands):
 
 * context templates are the filler sentences the model saw before passages (:data:`CONTEXT_PREFIXES`); prefixes
   built from other people's sentences confuse a biography-trained model;
-* the essence (KL) weight is 1 rather than 0.0625, and ROME uses the template-averaged key everywhere (r-ROME):
-  both lower the damage to the same person's other facts;
+* ROME's KL term keeps the model's answers to the person's *other* relations (:data:`KL_PROMPTS`, read at the
+  prompt's end, weight 0.2) instead of ROME's single "{} is a", and ROME uses the template-averaged key everywhere
+  (r-ROME): both lower the damage to the same person's other facts, the first most (the prompt of the edited
+  relation is left out of the term per request, as the model answers it with the old object);
 * the MEMIT family's covariance weight λ is 100 (at the reference 15000 the update vanishes on this model: its key
   statistics are far more isotropic than a pretrained LM's), with a larger norm limit and a lighter decay.
 """
@@ -18,9 +20,10 @@ from typing import Any
 
 from amend.stats import Corpus
 from amend.world.corpus import CONTEXT_PREFIXES, CorpusSpec, epoch_texts
-from amend.world.generator import World
+from amend.world.generator import PERSON_RELATIONS, PHRASES, World, plain_template
 
 CONTEXT_TEMPLATES = tuple(f"{prefix} {{}}" for prefix in CONTEXT_PREFIXES)
+KL_PROMPTS = tuple(plain_template(PHRASES[relation]) for relation in PERSON_RELATIONS)  # one per person relation
 
 _BATCHED = {
     "layers": [0, 1, 2],
@@ -36,7 +39,9 @@ _BATCHED = {
 EDIT_DEFAULTS: dict[str, dict[str, Any]] = {
     "rome": {
         "layer": 0,
-        "kl_factor": 1.0,
+        "kl_prompts": list(KL_PROMPTS),
+        "kl_position": "last",
+        "kl_factor": 0.2,
         "v_num_grad_steps": 100,
         "key_mode": "consistent",
         "context_templates": list(CONTEXT_TEMPLATES),

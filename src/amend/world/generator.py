@@ -218,7 +218,7 @@ def build_templates(index: int, phrases: Phrases) -> tuple[tuple[str, ...], tupl
     """
     n_r, n_s, n_v = len(RELATION_FIRST_FRAMES), len(SUBJECT_FIRST_NP_FRAMES), len(SUBJECT_FIRST_VP_FRAMES)
     np0, np1 = phrases.nouns
-    vp0, vp1 = phrases.verbs
+    vp1 = phrases.verbs[1]
     r = [RELATION_FIRST_FRAMES[(index + k) % n_r] for k in range(4)]
     s = [SUBJECT_FIRST_NP_FRAMES[(index + k) % n_s] for k in range(2)]
     v = SUBJECT_FIRST_VP_FRAMES[1 + index % (n_v - 1)]
@@ -226,12 +226,17 @@ def build_templates(index: int, phrases: Phrases) -> tuple[tuple[str, ...], tupl
         _frame(r[0], np=np0),
         _frame(r[1], np=np1),
         _frame(r[2], np=np0),
-        _frame(SUBJECT_FIRST_VP_FRAMES[0], vp=vp0),
+        plain_template(phrases),
         _frame(v, vp=vp1),
         _frame(s[0], np=np1),
     )
     heldout = (_frame(r[3], np=np1), _frame(s[1], np=np0))
     return train, heldout
+
+
+def plain_template(phrases: Phrases) -> str:
+    """The relation's plainest training template, subject then verb ("{} was born in")."""
+    return _frame(SUBJECT_FIRST_VP_FRAMES[0], vp=phrases.verbs[0])
 
 
 def relation_first(relation: str, template: str) -> bool:

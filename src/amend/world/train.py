@@ -61,6 +61,7 @@ class TrainConfig:
     threads: int = 1
     eval_limit: int | None = 4000
     eval_every: int = 0
+    subject_init: float = 6.0
     corpus: CorpusSpec = field(default_factory=CorpusSpec)
 
     def to_json(self) -> dict[str, Any]:
@@ -103,6 +104,30 @@ def model_config(config: TrainConfig, tokenizer: PreTrainedTokenizerFast) -> GPT
         pad_token_id=tokenizer.pad_token_id,
         loss_type="ForCausalLM",
     )
+
+
+def seed_subject_embeddings(
+    model: GPT2LMHeadModel, tokenizer: PreTrainedTokenizerFast, world: World, scale: float
+) -> None:
+    """Start each person's last-name embedding with the sum of their objects' embeddings in it.
+
+    Why: trained from a random start, the world model keeps a person as an identity that later layers decode per
+    relation, so an edit at the subject moves all of the person's facts together (`docs/world.md`: donor facts,
+    attribute probe). Pretrained LMs instead enrich the subject with its attributes, which is what locate-then-edit
+    methods rely on. Giving the name its attributes as directions at the start (the normalised sum of the person's
+    object embeddings, ``scale`` times the row's own norm, added to its random initialisation) leads training to read
+    them there. The facts are still learned: the sum carries no relation, so which object answers which question,
+    and every template, comes from the corpus. Deterministic (no random draws), so the trainer stays reproducible.
+    """
+    if scale == 0:
+        return
+    embeddings = model.get_input_embeddings().weight
+    with torch.no_grad():
+        for person in world.people:
+            (name,) = tokenizer(" " + person.last, add_special_tokens=False)["input_ids"]
+            objects = [tokenizer(" " + obj, add_special_tokens=False)["input_ids"][0] for obj in person.facts.values()]
+            attributes = embeddings[objects].sum(0)
+            embeddings[name] += scale * embeddings[name].norm() * attributes / attributes.norm()
 
 
 def lr_at(step: int, total: int, config: TrainConfig) -> float:
@@ -231,6 +256,7 @@ def train(config: TrainConfig, out_dir: str | Path | None = None, progress: bool
     world = generate(config.seed, config.n_people)
     tokenizer = build_tokenizer(world, config.n_positions)
     model = GPT2LMHeadModel(model_config(config, tokenizer))
+    seed_subject_embeddings(model, tokenizer, world, config.subject_init)
     model.config.amend_defaults = _edit_defaults()
     losses, eval_seconds = fit(model, tokenizer, world, config, progress)
     train_seconds = time.time() - started - eval_seconds
