@@ -27,14 +27,12 @@ IDENTITY_SCALES = (0.0, 1.0, 2.0)  # size of the yardsticks' person-specific par
 
 
 def name_states(model, tokenizer, people: list[Person]) -> torch.Tensor:
-    """[people, blocks + 1, width]: the residual at the name's last token, embeddings first."""
-    states = []
+    """[people, blocks + 1, width]: the residual at the name's last token, embeddings first (one padded forward)."""
+    enc = tokenizer([p.name for p in people], return_tensors="pt", padding=True, add_special_tokens=False)
     with torch.no_grad():
-        for person in people:
-            ids = tokenizer(person.name, return_tensors="pt", add_special_tokens=False).input_ids
-            hidden = model(ids, output_hidden_states=True).hidden_states
-            states.append(torch.stack([h[0, -1] for h in hidden]))
-    return torch.stack(states).double()
+        hidden = model(**enc, output_hidden_states=True).hidden_states
+    last = enc["attention_mask"].sum(1) - 1  # the world tokenizer pads on the right
+    return torch.stack([h[torch.arange(len(people)), last] for h in hidden], 1).double()
 
 
 def probe_accuracy(features: torch.Tensor, labels: torch.Tensor, n_train: int) -> float:

@@ -24,7 +24,7 @@ import torch
 
 from amend import Editor, world
 from amend.world.defaults import stats_corpus
-from amend.world.generator import World, relation_first
+from amend.world.generator import relation_first
 from amend.world.recall import answer_token, next_tokens
 
 
@@ -33,10 +33,13 @@ def holds(tokenizer, people, relation: str, token: int) -> bool:
     return any(answer_token(tokenizer, person.facts[relation]) == token for person in people)
 
 
-def word_order(facts: World, prompt: str, subject: str) -> str:
-    """ "R" when the prompt names its relation before the subject, else "S"."""
-    template = prompt.replace(subject, "{}", 1)
-    return "R" if relation_first(facts.relation_of(template), template) else "S"
+def template_of(prompt: str, subject: str) -> str:
+    return prompt.replace(subject, "{}", 1)
+
+
+def word_order(relation: str, template: str) -> str:
+    """ "R" when the template names its relation before the subject, else "S"."""
+    return "R" if relation_first(relation, template) else "S"
 
 
 def print_orders(orders: Counter) -> None:
@@ -74,17 +77,18 @@ def main() -> None:
         after = next_tokens(model, tokenizer, prompts)
         editor.revert()
         new_object = answer_token(tokenizer, request.target_new)
-        edit_order = word_order(facts, request.prompt, request.subject)
+        edit_order = word_order(relation, request.prompt)
         for probe, old, new in zip(probes, before, after, strict=True):
             counts["probes"] += 1
-            pair = (edit_order, word_order(facts, probe.prompt, request.subject))
+            probe_template = template_of(probe.prompt, request.subject)
+            probe_relation = facts.relation_of(probe_template)
+            pair = (edit_order, word_order(probe_relation, probe_template))
             orders[pair, "probes"] += 1
             orders[pair, "changed"] += new != old
             orders[pair, "new"] += new == new_object
             if new == old:
                 continue
             counts["changed"] += 1
-            probe_relation = facts.relation_of(probe.prompt.replace(request.subject, "{}", 1))
             counts["donor"] += holds(tokenizer, donors, probe_relation, new)
             counts["chance"] += holds(tokenizer, others, probe_relation, new)
     changed = max(counts["changed"], 1)

@@ -11,6 +11,7 @@ from transformers import GPT2LMHeadModel
 
 from amend.world import load
 from amend.world.generator import generate
+from amend.world.recall import answer_token
 from amend.world.tokenizer import build_tokenizer
 from amend.world.train import CARD_FILE, PRESETS, model_config, seed_subject_embeddings, train
 
@@ -46,7 +47,7 @@ def test_seeding_writes_each_persons_objects_into_their_last_name_only() -> None
     after = model.get_input_embeddings().weight.detach()
     person = world.people[0]
     (row,) = tokenizer(" " + person.last, add_special_tokens=False)["input_ids"]
-    objects = [tokenizer(" " + obj, add_special_tokens=False)["input_ids"][0] for obj in person.facts.values()]
+    objects = [answer_token(tokenizer, obj) for obj in person.facts.values()]
     added = after[row] - before[row]
     direction = before[objects].sum(0)
     assert torch.allclose(added.norm(), 2.0 * before[row].norm(), rtol=1e-5)

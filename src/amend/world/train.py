@@ -26,7 +26,7 @@ from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 from amend.world import WORLD_FILE
 from amend.world.corpus import CorpusSpec, epoch_texts
 from amend.world.generator import World, generate
-from amend.world.recall import recall_report
+from amend.world.recall import answer_token, recall_report
 from amend.world.tokenizer import build_tokenizer
 
 CARD_FILE = "model_card.json"
@@ -125,7 +125,7 @@ def seed_subject_embeddings(
     with torch.no_grad():
         for person in world.people:
             (name,) = tokenizer(" " + person.last, add_special_tokens=False)["input_ids"]
-            objects = [tokenizer(" " + obj, add_special_tokens=False)["input_ids"][0] for obj in person.facts.values()]
+            objects = [answer_token(tokenizer, obj) for obj in person.facts.values()]
             attributes = embeddings[objects].sum(0)
             embeddings[name] += scale * embeddings[name].norm() * attributes / attributes.norm()
 

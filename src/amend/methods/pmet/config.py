@@ -26,6 +26,6 @@ class PmetConfig(MemitConfig):
     mom2_update_weight: float = option(6000.0, "λ: weight of the preserved-key covariance C in λC + KKᵀ.")
     v_num_grad_steps: int = option(30, "Iterations of the joint target optimisation (at most N-1 Adam steps).")
     v_lr: float = option(0.2, "Adam learning rate of the joint target optimisation.")
-    kl_factor: float = option(1.0, "Weight κ of KL(p_δ‖p_0) on the 'essence' prompt (kl_prompts).")
+    kl_factor: float = option(1.0, "Weight κ of the mean KL(p_δ‖p_0) over the KL prompts (kl_prompts).")
     argmax_nll_factor: float = option(0.1, "Weight of the NLL while the target is already the argmax at every label.")
     argmax_kl_stop: float | None = option(0.01, "Stop once the target is the argmax everywhere and κ·KL ≤ this.")
