@@ -1,11 +1,13 @@
 """The shipped knowledge-world model: it knows its world, stores facts at the subject, and takes ROME edits."""
 
+import json
+
 import pytest
 
 from amend import world
 from amend.diagnostics import free_vector_reach
 from amend.evaluation import evaluate
-from amend.world.defaults import EDIT_DEFAULTS, stats_corpus
+from amend.world.defaults import EDIT_DEFAULTS, stats_corpus, write_edit_defaults
 from amend.world.recall import recall_report
 
 
@@ -34,6 +36,14 @@ def test_shipped_model_carries_its_editing_defaults(shipped):
     model, _, _ = shipped
     assert model.config.amend_defaults == EDIT_DEFAULTS
     assert sum(p.numel() * p.element_size() for p in model.parameters()) < 20 * 2**20
+
+
+def test_refreshing_a_models_defaults_changes_only_them(tmp_path):
+    shipped_config = json.loads((world.DATA_DIR / "config.json").read_text())
+    stale = {**shipped_config, "amend_defaults": {"rome": {"layer": 5}}}
+    (tmp_path / "config.json").write_text(json.dumps(stale))
+    assert write_edit_defaults(tmp_path) == EDIT_DEFAULTS
+    assert json.loads((tmp_path / "config.json").read_text()) == shipped_config
 
 
 def test_a_free_vector_at_the_subject_steers_the_answer(shipped):

@@ -36,6 +36,17 @@ def train_world(
     _print_recall(card["recall"], f"trained in {card['train_seconds']:.0f}s, {card['parameters']:,} parameters")
 
 
+@world_app.command("defaults")
+def refresh_defaults(path: PathOption = None) -> None:
+    """Write the current editing defaults (amend.world.defaults) into a model's config.amend_defaults."""
+    from amend import world
+    from amend.world.defaults import write_edit_defaults
+
+    folder = path or world.DATA_DIR
+    written = write_edit_defaults(folder)
+    console.print(f"editing defaults for {', '.join(sorted(written))} written to {folder / 'config.json'}")
+
+
 @world_app.command("recall")
 def recall(path: PathOption = None) -> None:
     """Top-1 recall of the model on training and held-out templates, in-context reading and relevance."""

@@ -18,6 +18,8 @@ shipped model (`docs/world.md` has the tables and commands):
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from amend.stats import Corpus
@@ -64,3 +66,18 @@ def stats_corpus(world: World) -> Corpus:
     """The world's training texts of the first epochs: the 'Wikipedia' of the world model's key statistics."""
     texts = [text for epoch in range(STATS_EPOCHS) for text in epoch_texts(world, CorpusSpec(), epoch)]
     return Corpus.from_texts(texts, name=f"world{world.seed}")
+
+
+def write_edit_defaults(model_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """Store :data:`EDIT_DEFAULTS` in a trained world model's ``config.amend_defaults`` and return them.
+
+    A model records the defaults of the day it was trained; after re-tuning them, this refreshes a model's copy
+    (the shipped one must equal :data:`EDIT_DEFAULTS`, which a test checks) without retraining, and rewrites
+    ``config.json`` exactly as ``save_pretrained`` does, every other field unchanged.
+    """
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(model_dir)
+    config.amend_defaults = json.loads(json.dumps(EDIT_DEFAULTS))  # JSON-plain copy, as a reload would give
+    config.save_pretrained(model_dir)
+    return config.amend_defaults
