@@ -6,12 +6,13 @@ shipped model (`docs/world.md` has the tables and commands):
 
 * context templates are the filler sentences the model saw before passages (:data:`CONTEXT_PREFIXES`); prefixes
   built from other people's sentences confuse a biography-trained model;
-* ROME's KL term keeps the model's answers to the person's *other* relations (:data:`KL_PROMPTS`, read at the
-  prompt's end, weight 0.2) instead of ROME's single "{} is a", and ROME uses the template-averaged key everywhere
-  (r-ROME): both lower the damage to the same person's other facts, the first most (the prompt of the edited
-  relation is left out of the term per request, as the model answers it with the old object);
+* the KL term (ROME's and the MEMIT family's) keeps the model's answers to the person's *other* relations
+  (:data:`KL_PROMPTS`, read at the prompt's end, weight 0.2) instead of ROME's single "{} is a", and ROME uses the
+  template-averaged key everywhere (r-ROME): both lower the damage to the same person's other facts, the first
+  most (the prompt of the edited relation is left out of the term per request, as the model answers it with the
+  old object);
 * the MEMIT family edits layer 0 only (where this model recalls facts; the subject keys of layers 1-2 crowd into
-  15 and 6 directions, `bench/key_space.py`), keeps the same KL prompts, and uses a covariance weight λ of 100 (at
+  15 and 6 directions, `bench/key_space.py`) and uses a covariance weight λ of 100 (at
   the reference 15000 the update vanishes on this model: its key statistics are far more isotropic than a
   pretrained LM's), with a larger norm limit and a lighter decay (`docs/sequential.md`).
 """
@@ -29,15 +30,16 @@ from amend.world.generator import PERSON_RELATIONS, PHRASES, World, plain_templa
 CONTEXT_TEMPLATES = tuple(f"{prefix} {{}}" for prefix in CONTEXT_PREFIXES)
 KL_PROMPTS = tuple(plain_template(PHRASES[relation]) for relation in PERSON_RELATIONS)  # one per person relation
 
+# Keep the person's other answers: the KL term of every locate-then-edit method here.
+_KEEP_THE_PERSON = {"kl_prompts": list(KL_PROMPTS), "kl_position": "last", "kl_factor": 0.2}
+
 _BATCHED = {
     "layers": [0],
     "mom2_update_weight": 100.0,
     "clamp_norm_factor": 2.0,
     "v_weight_decay": 0.05,
     "v_num_grad_steps": 60,
-    "kl_prompts": list(KL_PROMPTS),
-    "kl_position": "last",
-    "kl_factor": 0.2,
+    **_KEEP_THE_PERSON,
     "context_templates": list(CONTEXT_TEMPLATES[:5]),
     "stats_tokens": 200_000,
 }
@@ -45,9 +47,7 @@ _BATCHED = {
 EDIT_DEFAULTS: dict[str, dict[str, Any]] = {
     "rome": {
         "layer": 0,
-        "kl_prompts": list(KL_PROMPTS),
-        "kl_position": "last",
-        "kl_factor": 0.2,
+        **_KEEP_THE_PERSON,
         "v_num_grad_steps": 100,
         "key_mode": "consistent",
         "context_templates": list(CONTEXT_TEMPLATES),
