@@ -3,8 +3,10 @@
 import json
 
 import pytest
+from typer.testing import CliRunner
 
 from amend import world
+from amend.cli.app import app
 from amend.diagnostics import free_vector_reach
 from amend.evaluation import evaluate
 from amend.world.defaults import EDIT_DEFAULTS, stats_corpus, write_edit_defaults
@@ -44,6 +46,9 @@ def test_refreshing_a_models_defaults_changes_only_them(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(stale))
     assert write_edit_defaults(tmp_path) == EDIT_DEFAULTS
     assert json.loads((tmp_path / "config.json").read_text()) == shipped_config
+    (tmp_path / "config.json").write_text(json.dumps(stale))
+    result = CliRunner().invoke(app, ["world", "defaults", "--path", str(tmp_path)])
+    assert result.exit_code == 0 and json.loads((tmp_path / "config.json").read_text()) == shipped_config
 
 
 def test_a_free_vector_at_the_subject_steers_the_answer(shipped):

@@ -46,13 +46,13 @@ def test_seeding_writes_each_persons_objects_into_their_last_name_only() -> None
     seed_subject_embeddings(model, tokenizer, world, 2.0)
     after = model.get_input_embeddings().weight.detach()
     person = world.people[0]
-    (row,) = tokenizer(" " + person.last, add_special_tokens=False)["input_ids"]
+    row = answer_token(tokenizer, person.last)
     objects = [answer_token(tokenizer, obj) for obj in person.facts.values()]
     added = after[row] - before[row]
     direction = before[objects].sum(0)
     assert torch.allclose(added.norm(), 2.0 * before[row].norm(), rtol=1e-5)
     assert torch.nn.functional.cosine_similarity(added, direction, dim=0) > 0.9999
-    last_names = {tokenizer(" " + p.last, add_special_tokens=False)["input_ids"][0] for p in world.people}
+    last_names = {answer_token(tokenizer, p.last) for p in world.people}
     untouched = [i for i in range(len(after)) if i not in last_names]
     assert torch.equal(after[untouched], before[untouched])
     seed_subject_embeddings(model, tokenizer, world, 0.0)

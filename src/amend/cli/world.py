@@ -39,12 +39,11 @@ def train_world(
 @world_app.command("defaults")
 def refresh_defaults(path: PathOption = None) -> None:
     """Write the current editing defaults (amend.world.defaults) into a model's config.amend_defaults."""
-    from amend import world
+    from amend.world import model_dir
     from amend.world.defaults import write_edit_defaults
 
-    folder = path or world.DATA_DIR
-    written = write_edit_defaults(folder)
-    console.print(f"editing defaults for {', '.join(sorted(written))} written to {folder / 'config.json'}")
+    written = write_edit_defaults(path)
+    console.print(f"editing defaults for {', '.join(sorted(written))} written to {model_dir(path) / 'config.json'}")
 
 
 @world_app.command("recall")

@@ -50,10 +50,14 @@ DATA_DIR = Path(__file__).parent / "data"
 WORLD_FILE = "world.json"
 
 
+def model_dir(path: str | Path | None = None) -> Path:
+    """A trained world model's folder: ``path``, or the shipped model's when None."""
+    return Path(path) if path is not None else DATA_DIR
+
+
 def load_world(path: str | Path | None = None) -> World:
     """The world a trained model was trained on (default: the shipped model's)."""
-    folder = Path(path) if path is not None else DATA_DIR
-    return World.from_json(json.loads((folder / WORLD_FILE).read_text()))
+    return World.from_json(json.loads((model_dir(path) / WORLD_FILE).read_text()))
 
 
 def load(path: str | Path | None = None) -> tuple[GPT2LMHeadModel, PreTrainedTokenizerFast, World]:
@@ -62,7 +66,7 @@ def load(path: str | Path | None = None) -> tuple[GPT2LMHeadModel, PreTrainedTok
 
     from amend.world.defaults import EDIT_DEFAULTS
 
-    folder = Path(path) if path is not None else DATA_DIR
+    folder = model_dir(path)
     model = GPT2LMHeadModel.from_pretrained(folder, local_files_only=True)
     tokenizer = PreTrainedTokenizerFast.from_pretrained(folder, local_files_only=True)
     if not getattr(model.config, "amend_defaults", None):  # a model trained before the defaults existed
@@ -195,6 +199,7 @@ __all__ = [
     "in_context_prompt",
     "load",
     "load_world",
+    "model_dir",
     "relevance_prompt",
     "sentence",
     "with_prefix",

@@ -68,8 +68,9 @@ def stats_corpus(world: World) -> Corpus:
     return Corpus.from_texts(texts, name=f"world{world.seed}")
 
 
-def write_edit_defaults(model_dir: str | Path) -> dict[str, dict[str, Any]]:
-    """Store :data:`EDIT_DEFAULTS` in a trained world model's ``config.amend_defaults`` and return them.
+def write_edit_defaults(path: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """Store :data:`EDIT_DEFAULTS` in a trained world model's ``config.amend_defaults`` (default: the shipped
+    model's) and return them.
 
     A model records the defaults of the day it was trained; after re-tuning them, this refreshes a model's copy
     (the shipped one must equal :data:`EDIT_DEFAULTS`, which a test checks) without retraining, and rewrites
@@ -77,7 +78,10 @@ def write_edit_defaults(model_dir: str | Path) -> dict[str, dict[str, Any]]:
     """
     from transformers import AutoConfig
 
-    config = AutoConfig.from_pretrained(model_dir)
+    from amend.world import model_dir
+
+    folder = model_dir(path)
+    config = AutoConfig.from_pretrained(folder)
     config.amend_defaults = json.loads(json.dumps(EDIT_DEFAULTS))  # JSON-plain copy, as a reload would give
-    config.save_pretrained(model_dir)
+    config.save_pretrained(folder)
     return config.amend_defaults
