@@ -1,10 +1,11 @@
 """How much room the world model's MLP keys leave for null-space editing (AlphaEdit).
 
-    .venv/bin/python bench/key_space.py [--cache-dir DIR] [--world DIR]
+    .venv/bin/python bench/key_space.py [--cache-dir DIR] [--world DIR] [--layers L ...]
 
 For every person of the world, the subject key (MLP input at the subject's last token, averaged over the context
-templates) at layers 0-2. Prints, per null-space threshold: the null-space dimension of the key statistics, how many
-directions hold 95 % of the subject keys' energy, and the share of that energy inside the projector P. AlphaEdit can
+templates) at AlphaEdit's layers for the model. Prints how close two people's keys are (mean |cos|), then per null-space
+threshold the null-space dimension of the key statistics, how many directions hold 95 % of the subject keys' energy,
+and the share of that energy inside the projector P. AlphaEdit can
 only write along P; it protects other subjects only if their keys lie outside P. Both at once needs subject keys
 that are nearly orthogonal, which many keys crowded into a few directions are not.
 """
@@ -34,10 +35,18 @@ def energy_rank(keys: torch.Tensor, share: float = 0.95) -> int:
     return int((energy.cumsum(0) / energy.sum() < share).sum()) + 1
 
 
+def mean_abs_cosine(keys: torch.Tensor) -> float:
+    """Mean |cos| between two different rows: 0 for orthogonal keys, 1 for keys in one direction."""
+    unit = keys / keys.norm(dim=1, keepdim=True)
+    cosines = unit @ unit.T
+    return float(cosines[~torch.eye(len(keys), dtype=torch.bool)].abs().mean())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache-dir", default=None, help="statistics cache (default: a temporary directory)")
     parser.add_argument("--world", default=None, help="a trained world-model folder (default: the shipped one)")
+    parser.add_argument("--layers", type=int, nargs="+", help="layers to measure (default: AlphaEdit's for the model)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     model, tokenizer, facts = world.load(args.world)
@@ -46,11 +55,16 @@ def main() -> None:
     config = AlphaEditConfig.for_model(model)
     templates = ContextTemplates.with_prefixes(config.context_templates)
     cache = StatsCache(args.cache_dir or tempfile.mkdtemp(prefix="amend-keyspace-"))
-    layers = list(config.layers)
+    layers = args.layers or list(config.layers)
     keys = {
         layer: subject_keys(parts, tokenizer, requests, templates, layer, average="grouped").double()
         for layer in layers
     }
+    for layer, k in keys.items():
+        print(
+            f"layer {layer}: mean |cos| between two people's keys {mean_abs_cosine(k):.3f} "
+            f"({mean_abs_cosine(k - k.mean(0)):.3f} after removing the mean key)"
+        )
     for mode, tau in THRESHOLDS:
         projectors = cache.projectors(
             parts, tokenizer, layers, stats_corpus(facts), config.stats_settings(), tau, mode,
