@@ -45,7 +45,7 @@ class TrainConfig:
 
     name: str = "default"
     seed: int = 0
-    n_people: int = 400
+    n_people: int = 1000
     n_layer: int = 8
     n_embd: int = 128
     n_head: int = 4
