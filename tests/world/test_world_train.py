@@ -34,6 +34,17 @@ def test_training_is_deterministic() -> None:
     assert train(config, progress=False)["epoch_losses"] == train(config, progress=False)["epoch_losses"]
 
 
+def test_logging_recall_and_the_name_change_no_weight(tmp_path: Path) -> None:
+    """The shipped model was trained under another name with recall logged every 20 epochs; the default preset
+    must still retrain it bit for bit."""
+    plain = replace(PRESETS["tiny"], epochs=2, eval_limit=20)
+    logged = replace(plain, name="renamed", eval_every=1)
+    train(plain, tmp_path / "plain", progress=False)
+    train(logged, tmp_path / "logged", progress=False)
+    weights = [load(tmp_path / run)[0].state_dict() for run in ("plain", "logged")]
+    assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])
+
+
 def test_seeding_writes_each_persons_objects_into_their_last_name_only() -> None:
     """The last-name row gains scale × its norm along the normalised sum of the person's object rows; every other
     row (first names, objects, template words) keeps its random initialisation."""
