@@ -3,11 +3,11 @@
     .venv/bin/python bench/key_space.py [--cache-dir DIR] [--world DIR] [--layers L ...]
 
 For every person of the world, the subject key (MLP input at the subject's last token, averaged over the context
-templates) at AlphaEdit's layers for the model. Prints how close two people's keys are (mean |cos|), then per null-space
-threshold the null-space dimension of the key statistics, how many directions hold 95 % of the subject keys' energy,
-and the share of that energy inside the projector P. AlphaEdit can
-only write along P; it protects other subjects only if their keys lie outside P. Both at once needs subject keys
-that are nearly orthogonal, which many keys crowded into a few directions are not.
+templates) at AlphaEdit's layers for the model. Prints how close two people's keys are (mean |cos|), then per
+null-space threshold the null-space dimension of the key statistics, how many directions hold 95 % of the subject
+keys' energy, and the share of that energy inside the projector P. AlphaEdit can only write along P; it protects
+other subjects only if their keys lie outside P. Both at once needs subject keys that are nearly orthogonal, which
+many keys crowded into a few directions are not.
 """
 
 from __future__ import annotations
