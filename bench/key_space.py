@@ -5,9 +5,11 @@
 For every person of the world, the subject key (MLP input at the subject's last token, averaged over the context
 templates) at AlphaEdit's layers for the model. Prints how close two people's keys are (mean |cos|), then per
 null-space threshold the null-space dimension of the key statistics, how many directions hold 95 % of the subject
-keys' energy, and the share of that energy inside the projector P. AlphaEdit can only write along P; it protects
-other subjects only if their keys lie outside P. Both at once needs subject keys that are nearly orthogonal, which
-many keys crowded into a few directions are not.
+keys' energy, the share of that energy inside the projector P, and the room P leaves: how many directions of the
+projected keys P k have a squared singular value above AlphaEdit's α (its L2 term), roughly the number of edits it
+can hold apart, and their mean |cos|. AlphaEdit can only write along P; it protects other subjects only if their
+keys lie outside P. Both at once needs subject keys that are nearly orthogonal, which many keys crowded into a few
+directions are not.
 """
 
 from __future__ import annotations
@@ -72,10 +74,13 @@ def main() -> None:
         )  # fmt: skip
         for layer in layers:
             k, p = keys[layer], projectors[layer].double()
-            inside = float(((k @ p).norm(dim=1) ** 2 / k.norm(dim=1) ** 2).mean())
+            projected = k @ p
+            inside = float((projected.norm(dim=1) ** 2 / k.norm(dim=1) ** 2).mean())
+            room = int((torch.linalg.svdvals(projected) ** 2 > config.l2).sum())
             print(
                 f"{mode} τ={tau} layer {layer}: key dim {k.shape[1]}, null dim {int(torch.trace(p).round())}, "
-                f"95% of {k.shape[0]} subject keys' energy in {energy_rank(k)} directions, {inside:.3f} of it inside P"
+                f"95% of {k.shape[0]} subject keys' energy in {energy_rank(k)} directions, {inside:.3f} of it in P; "
+                f"{room} directions of P k above α = {config.l2:g}, mean |cos| {mean_abs_cosine(projected):.3f}"
             )
 
 

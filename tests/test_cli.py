@@ -131,3 +131,22 @@ def test_sequential_evaluate_and_plot(saved_model, tmp_path):
     plotted = runner.invoke(app, ["plot", str(tmp_path / "seq"), "--out", str(tmp_path / "seq.png")])
     assert plotted.exit_code == 0, plotted.output
     assert (tmp_path / "seq.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_world_dir_uses_that_world_model(tmp_path):
+    """`--world-dir` evaluates a world model the user trained (here a one-epoch tiny one), not the shipped model."""
+    from dataclasses import replace
+
+    from amend import world
+    from amend.world.train import PRESETS, train
+
+    trained = tmp_path / "world"
+    train(replace(PRESETS["tiny"], epochs=1, eval_limit=20), trained, progress=False)
+    out = tmp_path / "run"
+    args = ["evaluate", "--world-dir", str(trained), "--method", "none", "-n", "3", "--protocol", "probability"]
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    saved = json.loads(next(out.glob("results_*.json")).read_text())
+    tiny = world.load(trained)[0]
+    assert saved["model"]["parameters"] == sum(p.numel() for p in tiny.parameters())  # the shipped one has 1.8 M
+    assert len(saved["records"]) == 3

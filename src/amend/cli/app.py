@@ -76,6 +76,14 @@ def evaluate(
     model: Annotated[str | None, typer.Option("--model", "-m", help="Local directory or hub id.")] = None,
     requests: Annotated[Path | None, typer.Option(help="JSON list or JSONL file of edit requests.")] = None,
     world: Annotated[bool, typer.Option(help="Use the shipped knowledge-world model and its requests.")] = False,
+    world_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Use this trained world-model folder (`amend world train`) instead of the shipped one.",
+            exists=True,
+            file_okay=False,
+        ),
+    ] = None,
     num_requests: Annotated[int, typer.Option("--num-requests", "-n", help="World requests (with --world).")] = 100,
     seed: Annotated[int, typer.Option(help="Seed of the world requests.")] = 0,
     method: Annotated[str, typer.Option(help="Editing method, or 'none' for the unedited model.")] = "rome",
@@ -115,7 +123,8 @@ def evaluate(
 ) -> None:
     """Edit in single, batch or sequential mode; report reliability, generalization, locality, portability.
 
-    Requests come from --requests (amend's format), --dataset with --path (a benchmark file), or --world. Sequential
+    Requests come from --requests (amend's format), --dataset with --path (a benchmark file), or --world (the
+    shipped world model, or the one in --world-dir). Sequential
     mode applies batches of --batch-size without restoring, evaluates each batch right after it is written and all
     edits so far every --checkpoint-every batches, saves itself to OUT/run, and --resume continues.
     """
@@ -126,7 +135,9 @@ def evaluate(
     from amend.evaluation.sequential import SequentialSettings
     from amend.stats import Corpus
 
-    lm, tokenizer, edit_requests, stats_corpus = _evaluation_inputs(model, requests, world, num_requests, seed, device)
+    lm, tokenizer, edit_requests, stats_corpus = _evaluation_inputs(
+        model, requests, world or world_dir is not None, world_dir, num_requests, seed, device
+    )
     if dataset or path:
         from amend.cli.datasets import dataset_requests
 
@@ -155,15 +166,15 @@ def evaluate(
     console.print(f"results written to {result.save(out)}")
 
 
-def _evaluation_inputs(model, requests, world, num_requests, seed, device):
-    """Model, tokenizer, requests and statistics corpus from either --world or --model/--requests."""
+def _evaluation_inputs(model, requests, world, world_dir, num_requests, seed, device):
+    """Model, tokenizer, requests and statistics corpus from either --world (or --world-dir) or --model/--requests."""
     from amend.cli.loading import load_model, load_requests
 
     if world:
         from amend import world as knowledge_world
         from amend.world.defaults import stats_corpus
 
-        lm, tokenizer, facts = knowledge_world.load()
+        lm, tokenizer, facts = knowledge_world.load(world_dir)
         requests = knowledge_world.edit_requests(num_requests, seed, world=facts)
         return lm.to(device), tokenizer, requests, stats_corpus(facts)
     if not model:
