@@ -68,3 +68,12 @@ def test_seeding_writes_each_persons_objects_into_their_last_name_only() -> None
     assert torch.equal(after[untouched], before[untouched])
     seed_subject_embeddings(model, tokenizer, world, 0.0)
     assert torch.equal(model.get_input_embeddings().weight.detach(), after)
+
+
+def test_mlp_width_is_a_training_option(tmp_path: Path) -> None:
+    """``n_inner`` sets the width of every MLP, i.e. the dimension of the keys editing methods write against."""
+    config = replace(PRESETS["tiny"], epochs=1, eval_limit=20)
+    train(replace(config, n_inner=48), tmp_path / "wide", progress=False)
+    train(config, tmp_path / "plain", progress=False)
+    widths = {run: {block.mlp.c_fc.nf for block in load(tmp_path / run)[0].transformer.h} for run in ("wide", "plain")}
+    assert widths == {"wide": {48}, "plain": {4 * config.n_embd}}

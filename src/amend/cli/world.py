@@ -20,9 +20,12 @@ PathOption = Annotated[Path | None, typer.Option(help="A trained world-model fol
 @world_app.command("train")
 def train_world(
     out: Annotated[Path, typer.Option(help="Folder to write the model, tokenizer, world and model card to.")],
-    preset: Annotated[str, typer.Option(help="Training preset: default (the shipped model) or tiny.")] = "default",
+    preset: Annotated[
+        str, typer.Option(help="Training preset: default (the shipped model), wide (1,024-wide MLP) or tiny.")
+    ] = "default",
     epochs: Annotated[int | None, typer.Option(help="Override the preset's epochs.")] = None,
     seed: Annotated[int | None, typer.Option(help="Override the preset's seed.")] = None,
+    n_inner: Annotated[int | None, typer.Option(help="Override the preset's MLP width.")] = None,
 ) -> None:
     """Generate the world and train its model from scratch (deterministic given the seed)."""
     from dataclasses import replace
@@ -31,7 +34,7 @@ def train_world(
 
     if preset not in PRESETS:
         raise typer.BadParameter(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
-    overrides = {k: v for k, v in {"epochs": epochs, "seed": seed}.items() if v is not None}
+    overrides = {k: v for k, v in {"epochs": epochs, "seed": seed, "n_inner": n_inner}.items() if v is not None}
     card = train(replace(PRESETS[preset], **overrides), out)
     _print_recall(card["recall"], f"trained in {card['train_seconds']:.0f}s, {card['parameters']:,} parameters")
 
