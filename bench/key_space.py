@@ -9,7 +9,10 @@ keys' energy, the share of that energy inside the projector P, and the room P le
 projected keys P k have a squared singular value above AlphaEdit's α (its L2 term), roughly the number of edits it
 can hold apart, and their mean |cos|. AlphaEdit can only write along P; it protects other subjects only if their
 keys lie outside P. Both at once needs subject keys that are nearly orthogonal, which many keys crowded into a few
-directions are not.
+directions are not. Last, at the model's own threshold, the leak: when the first n people (in the order of the world
+requests) are edited in one AlphaEdit solve, an unedited person's key picks up the edited residuals with weights a;
+the mean ‖a‖ over the unedited people is printed beside the weight an edited key gets on its own residual, and the
+same for random keys of the same norm in the width of one GPT-J MLP.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from amend.methods.locate.templates import ContextTemplates
 from amend.stats import StatsCache
 from amend.world.defaults import stats_corpus
 
+REFERENCE_DIM = 16_384  # one GPT-J MLP: the leak of keys that are as unlike as random ones, for comparison
 THRESHOLDS = (("absolute", 0.02), ("relative", 0.05), ("relative", 0.01))
 
 
@@ -42,6 +46,16 @@ def mean_abs_cosine(keys: torch.Tensor) -> float:
     unit = keys / keys.norm(dim=1, keepdim=True)
     cosines = unit @ unit.T
     return float(cosines[~torch.eye(len(keys), dtype=torch.bool)].abs().mean())
+
+
+def leak(projected: torch.Tensor, edited: int, l2: float) -> tuple[float, float]:
+    """(mean ‖a‖ of the unedited rows, mean self-weight of the edited rows) for one joint solve on the first
+    ``edited`` rows of P k: a = (K_E K_Eᵀ + αI)⁻¹ K_E k (rows are keys). Near-orthogonal keys leak about 0."""
+    keys, others = projected[:edited], projected[edited:]
+    gram = keys @ keys.T + l2 * torch.eye(edited, dtype=keys.dtype)
+    reach = torch.linalg.solve(gram, keys @ others.T).norm(dim=0).mean()
+    own = torch.linalg.solve(gram, keys @ keys.T).diagonal().mean()
+    return float(reach), float(own)
 
 
 def main() -> None:
@@ -82,6 +96,25 @@ def main() -> None:
                 f"95% of {k.shape[0]} subject keys' energy in {energy_rank(k)} directions, {inside:.3f} of it in P; "
                 f"{room} directions of P k above α = {config.l2:g}, mean |cos| {mean_abs_cosine(projected):.3f}"
             )
+
+    own_projectors = cache.projectors(
+        parts, tokenizer, layers, stats_corpus(facts), config.stats_settings(), config.nullspace_threshold,
+        config.threshold_mode, progress=False, model_id=fingerprint(model),
+    )  # fmt: skip
+    for layer in layers:
+        projected = keys[layer] @ own_projectors[layer].double()
+        for edited in (100, 200, 400, 800):
+            if edited < len(projected):
+                reach, own = leak(projected, edited, config.l2)
+                print(f"layer {layer}, {edited} edited: an unedited key's leak ‖a‖ {reach:.3f}, own weight {own:.3f}")
+    generator = torch.Generator().manual_seed(0)
+    reference = torch.randn(len(projected), REFERENCE_DIM, dtype=torch.float64, generator=generator)
+    reference *= projected.norm(dim=1).mean() / reference.norm(dim=1, keepdim=True)
+    for edited in (100, 200, 400, 800):
+        reach, own = leak(reference, edited, config.l2)
+        print(
+            f"random keys of that norm in {REFERENCE_DIM} dims, {edited} edited: leak {reach:.3f}, own weight {own:.3f}"
+        )
 
 
 if __name__ == "__main__":
