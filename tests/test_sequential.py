@@ -1,9 +1,12 @@
+from pathlib import Path
+
 import pytest
 import torch
 from helpers import ROME_TEST_SETTINGS, corpus, tokenizer, trained_tiny_model, world_like_requests
 
 import amend
 from amend.evaluation import evaluate
+from amend.evaluation.plot import run_labels
 from amend.evaluation.sequential import SequentialSettings
 from amend.stats import Corpus
 
@@ -62,3 +65,16 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, monkeypatch):
     assert resumed.summary == uninterrupted.summary
     assert resumed.extra["immediate_summary"] == uninterrupted.extra["immediate_summary"]
     assert resumed.extra["checkpoints"] == uninterrupted.extra["checkpoints"]
+
+
+def test_plot_labels_name_the_run_only_where_the_method_repeats():
+    def results(method: str) -> dict:
+        return {"method": method, "extra": {"edit_batch_size": 50}}
+
+    runs = [(Path("runs/a-default"), results("alphaedit")), (Path("runs/a-l2-25"), results("alphaedit"))]
+    runs.append((Path("runs/m"), results("memit")))
+    assert run_labels(runs) == [
+        "alphaedit (batch 50), a-default",
+        "alphaedit (batch 50), a-l2-25",
+        "memit (batch 50)",
+    ]

@@ -19,6 +19,16 @@ def latest_results(run_dir: Path) -> dict:
     return json.loads(files[-1].read_text())
 
 
+def run_labels(runs: Sequence[tuple[Path, dict]]) -> list[str]:
+    """Legend labels: method and batch size, plus the run's folder name where that alone would repeat (two runs of
+    one method with different settings must stay distinguishable in the plot)."""
+    base = [f"{results['method']} (batch {results['extra'].get('edit_batch_size')})" for _, results in runs]
+    return [
+        f"{label}, {Path(run_dir).name}" if base.count(label) > 1 else label
+        for label, (run_dir, _) in zip(base, runs, strict=True)
+    ]
+
+
 def plot_runs(run_dirs: Sequence[Path], out: Path, protocol: str = "probability") -> Path:
     import matplotlib
 
@@ -27,12 +37,11 @@ def plot_runs(run_dirs: Sequence[Path], out: Path, protocol: str = "probability"
     from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.6), sharey=True)
-    for run_dir in run_dirs:
-        results = latest_results(run_dir)
+    runs = [(run_dir, latest_results(run_dir)) for run_dir in run_dirs]
+    for (run_dir, results), label in zip(runs, run_labels(runs), strict=True):
         checkpoints = results["extra"].get("checkpoints")
         if not checkpoints:
             raise ConfigError(f"{run_dir} is not a sequential run (no checkpoints)")
-        label = f"{results['method']} (batch {results['extra'].get('edit_batch_size')})"
         edits = [c["edits"] for c in checkpoints]
         for axis, metric in zip(axes, PANELS, strict=True):
             values = [c["summary"].get(metric, {}).get(protocol, {}).get("mean") for c in checkpoints]
