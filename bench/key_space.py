@@ -110,7 +110,7 @@ def main() -> None:
     generator = torch.Generator().manual_seed(0)
     reference = torch.randn(len(projected), REFERENCE_DIM, dtype=torch.float64, generator=generator)
     reference *= projected.norm(dim=1).mean() / reference.norm(dim=1, keepdim=True)
-    for edited in (100, 200, 400, 800):
+    for edited in (n for n in (100, 200, 400, 800) if n < len(reference)):
         reach, own = leak(reference, edited, config.l2)
         print(
             f"random keys of that norm in {REFERENCE_DIM} dims, {edited} edited: leak {reach:.3f}, own weight {own:.3f}"
