@@ -101,20 +101,18 @@ def main() -> None:
         parts, tokenizer, layers, stats_corpus(facts), config.stats_settings(), config.nullspace_threshold,
         config.threshold_mode, progress=False, model_id=fingerprint(model),
     )  # fmt: skip
+    generator = torch.Generator().manual_seed(0)
     for layer in layers:
         projected = keys[layer] @ own_projectors[layer].double()
-        for edited in (100, 200, 400, 800):
-            if edited < len(projected):
-                reach, own = leak(projected, edited, config.l2)
-                print(f"layer {layer}, {edited} edited: an unedited key's leak ‖a‖ {reach:.3f}, own weight {own:.3f}")
-    generator = torch.Generator().manual_seed(0)
-    reference = torch.randn(len(projected), REFERENCE_DIM, dtype=torch.float64, generator=generator)
-    reference *= projected.norm(dim=1).mean() / reference.norm(dim=1, keepdim=True)
-    for edited in (n for n in (100, 200, 400, 800) if n < len(reference)):
-        reach, own = leak(reference, edited, config.l2)
-        print(
-            f"random keys of that norm in {REFERENCE_DIM} dims, {edited} edited: leak {reach:.3f}, own weight {own:.3f}"
-        )
+        reference = torch.randn(projected.shape[0], REFERENCE_DIM, dtype=torch.float64, generator=generator)
+        reference *= projected.norm(dim=1).mean() / reference.norm(dim=1, keepdim=True)
+        for edited in (n for n in (100, 200, 400, 800) if n < len(projected)):
+            reach, own = leak(projected, edited, config.l2)
+            random_reach, random_own = leak(reference, edited, config.l2)
+            print(
+                f"layer {layer}, {edited} edited: an unedited key's leak ‖a‖ {reach:.3f}, own weight {own:.3f} "
+                f"(random keys of that norm in {REFERENCE_DIM} dims: {random_reach:.3f}, {random_own:.3f})"
+            )
 
 
 if __name__ == "__main__":

@@ -136,7 +136,7 @@ def evaluate(
     from amend.stats import Corpus
 
     lm, tokenizer, edit_requests, stats_corpus = _evaluation_inputs(
-        model, requests, world or world_dir is not None, world_dir, num_requests, seed, device
+        model, requests, world, world_dir, num_requests, seed, device
     )
     if dataset or path:
         from amend.cli.datasets import dataset_requests
@@ -170,7 +170,7 @@ def _evaluation_inputs(model, requests, world, world_dir, num_requests, seed, de
     """Model, tokenizer, requests and statistics corpus from either --world (or --world-dir) or --model/--requests."""
     from amend.cli.loading import load_model, load_requests
 
-    if world:
+    if world or world_dir is not None:
         from amend import world as knowledge_world
         from amend.world.defaults import stats_corpus
 
