@@ -12,7 +12,8 @@ keys lie outside P. Both at once needs subject keys that are nearly orthogonal, 
 directions are not. Last, at the model's own threshold, the leak: when the first n people (in the order of the world
 requests) are edited in one AlphaEdit solve, an unedited person's key picks up the edited residuals with weights a;
 the mean ‖a‖ over the unedited people is printed beside the weight an edited key gets on its own residual, and the
-same for random keys of the same norm in the width of one GPT-J MLP.
+same for random keys of the same norm in the model's own key width and in the width of one GPT-J MLP. Random keys
+leak about sqrt(edited / width): the last lines print how wide random keys must be to hold n edits apart.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from amend.stats import StatsCache
 from amend.world.defaults import stats_corpus
 
 REFERENCE_DIM = 16_384  # one GPT-J MLP: the leak of keys that are as unlike as random ones, for comparison
+WIDTHS = (512, 1024, 2048, 4096, 8192, 16_384)  # random-key reference sweep
 THRESHOLDS = (("absolute", 0.02), ("relative", 0.05), ("relative", 0.01))
 
 
@@ -102,17 +104,33 @@ def main() -> None:
         config.threshold_mode, progress=False, model_id=fingerprint(model),
     )  # fmt: skip
     generator = torch.Generator().manual_seed(0)
+    sizes = [n for n in (100, 200, 400, 800) if n < len(facts.people)]
     for layer in layers:
         projected = keys[layer] @ own_projectors[layer].double()
-        reference = torch.randn(projected.shape[0], REFERENCE_DIM, dtype=torch.float64, generator=generator)
-        reference *= projected.norm(dim=1).mean() / reference.norm(dim=1, keepdim=True)
-        for edited in (n for n in (100, 200, 400, 800) if n < len(projected)):
+        width = projected.shape[1]
+        norm = float(projected.norm(dim=1).mean())
+        references = {dim: random_keys(len(projected), dim, norm, generator) for dim in (width, REFERENCE_DIM)}
+        for edited in sizes:
             reach, own = leak(projected, edited, config.l2)
-            random_reach, random_own = leak(reference, edited, config.l2)
+            versus = ", ".join(
+                "{:.3f} / {:.3f} in {} dims".format(*leak(reference, edited, config.l2), dim)
+                for dim, reference in references.items()
+            )
             print(
                 f"layer {layer}, {edited} edited: an unedited key's leak ‖a‖ {reach:.3f}, own weight {own:.3f} "
-                f"(random keys of that norm in {REFERENCE_DIM} dims: {random_reach:.3f}, {random_own:.3f})"
+                f"(random keys of that norm: {versus})"
             )
+    print(f"random keys of the last layer's norm, leak / own weight by width (α = {config.l2:g}):")
+    for dim in WIDTHS:
+        reference = random_keys(len(facts.people), dim, norm, generator)
+        row = "  ".join("{} edited {:.2f} / {:.2f}".format(n, *leak(reference, n, config.l2)) for n in sizes)
+        print(f"  {dim:>6} dims: {row}")
+
+
+def random_keys(count: int, dim: int, norm: float, generator: torch.Generator) -> torch.Tensor:
+    """``count`` Gaussian keys in ``dim`` dimensions, each scaled to ``norm``: keys as unlike as keys can be."""
+    keys = torch.randn(count, dim, dtype=torch.float64, generator=generator)
+    return keys * (norm / keys.norm(dim=1, keepdim=True))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ def test_every_component_resolves_on_a_tiny_model(model_type):
         model(input_ids=ids)
     assert {s: records[s].shape for s in sites} == {
         Site(Component.BLOCK_OUTPUT, 1): (2, d_model),
+        Site(Component.MLP_INPUT, 1): (2, d_model),
         Site(Component.MLP_KEY, 1): (2, 64),
         Site(Component.MLP_OUTPUT, 1): (2, d_model),
         Site(Component.ATTN_OUTPUT, 1): (2, d_model),

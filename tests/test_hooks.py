@@ -63,3 +63,20 @@ def test_stop_after_skips_later_layers(body):
         pytest.fail("the forward pass should have stopped")  # pragma: no cover
     assert early in records and late not in records
     assert _hook_count(body.model) == 0
+
+
+def test_mlp_input_is_what_the_key_is_computed_from(body):
+    """The MLP input site holds x with key = act(up(x)) (GPT-2, GPT-J) or act(gate(x)) · up(x) (Llama)."""
+    ids = torch.randint(0, 100, (2, 5))
+    inputs, keys = Site(Component.MLP_INPUT, 1), Site(Component.MLP_KEY, 1)
+    with capture(body, [inputs, keys]) as seen, torch.no_grad():
+        body.model(input_ids=ids)
+    mlp = body.module(f"{body.layer_path(1)}.{body.spec.mlp}")
+    x = seen[inputs]
+    with torch.no_grad():
+        if body.model_type == "llama":
+            expected = mlp.act_fn(mlp.gate_proj(x)) * mlp.up_proj(x)
+        else:
+            expected = mlp.act(body.module(f"{body.layer_path(1)}.{body.spec.mlp_in_proj}")(x))
+    assert x.shape[-1] == body.hidden_size
+    assert torch.allclose(expected, seen[keys], atol=1e-6)

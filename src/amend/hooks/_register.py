@@ -20,7 +20,11 @@ def hook_site(anatomy: Anatomy, site: Site, transform: Transform) -> Iterator[No
     """Run ``transform`` on the activation at ``site`` during every forward pass inside the block."""
     module, kind = anatomy.site_module(site)
     handles = []
-    if anatomy.spec.mlp_flattens_tokens and site.component in (Component.MLP_KEY, Component.MLP_OUTPUT):
+    if anatomy.spec.mlp_flattens_tokens and site.component in (
+        Component.MLP_INPUT,
+        Component.MLP_KEY,
+        Component.MLP_OUTPUT,
+    ):
         shape: list[torch.Size] = []
         layer = anatomy.module(anatomy.layer_path(site.layer))
         handles.append(layer.register_forward_pre_hook(_remember_batch_shape(shape), with_kwargs=True))
