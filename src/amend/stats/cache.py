@@ -8,6 +8,7 @@ on load. There is no module-level cache: callers hold a :class:`StatsCache` and 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -115,7 +116,7 @@ class StatsCache:
             )
             for layer, path in missing:
                 out[layer] = null_space_projector(moments[layer].mean(), threshold, mode)
-                save_file({"projector": out[layer].contiguous()}, str(path))
+                _write_atomically(path, {"projector": out[layer].contiguous()})
         return {layer: out[layer] for layer in layers}
 
     def _existing(self, path: Path) -> Path | None:
@@ -133,7 +134,6 @@ class StatsCache:
 
 
 def _save(path: Path, moment: SecondMoment, model_id: str, corpus: Corpus, settings: StatsSettings) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     header = {
         "fingerprint": model_id,
         "corpus": corpus.identity,
@@ -142,9 +142,21 @@ def _save(path: Path, moment: SecondMoment, model_id: str, corpus: Corpus, setti
         "dtype": settings.dtype,
         "count": str(moment.count),
     }
-    tmp = path.with_suffix(".tmp")
-    save_file({"total": moment.total.contiguous()}, str(tmp), metadata=header)
-    tmp.replace(path)  # atomic: an interrupted run never leaves a half-written cache file
+    _write_atomically(path, {"total": moment.total.contiguous()}, header)
+
+
+def _write_atomically(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    """Write under a temporary name of this writer's own, then rename: an interrupted run never leaves a
+    half-written cache file, and two runs sharing a cache never write into one file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def _load(path: Path) -> SecondMoment:
