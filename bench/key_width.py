@@ -27,6 +27,7 @@ from amend.architectures import Component, Site, anatomy
 from amend.methods.alphaedit.config import AlphaEditConfig
 from amend.methods.locate.keys import subject_keys, values_per_row
 from amend.methods.locate.templates import ContextTemplates
+from key_space import leak  # bench/ is the script's folder, so on its path
 
 ALPHA = 0.05  # relative to the unit mean key norm
 EDITED = (200, 800)
@@ -34,11 +35,8 @@ EDITED = (200, 800)
 
 def leak_ratio(keys: torch.Tensor, edited: int) -> float:
     """Leak ‖a‖ of the unedited keys over the self-weight of the edited ones, one joint ridge solve (0: no leak)."""
-    chosen, others = keys[:edited], keys[edited:]
-    gram = chosen @ chosen.T + ALPHA * torch.eye(edited, dtype=keys.dtype)
-    reach = torch.linalg.solve(gram, chosen @ others.T).norm(dim=0).mean()
-    own = torch.linalg.solve(gram, chosen @ chosen.T).diagonal().mean()
-    return float(reach / own)
+    reach, own = leak(keys, edited, ALPHA)
+    return reach / own
 
 
 def normalised(keys: torch.Tensor) -> torch.Tensor:
