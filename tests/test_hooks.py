@@ -65,18 +65,33 @@ def test_stop_after_skips_later_layers(body):
     assert _hook_count(body.model) == 0
 
 
+def _key_from_input(body, layer, x):
+    """The MLP key computed by hand from its input: act(up(x)) (GPT-2, GPT-J) or act(gate(x)) · up(x) (Llama)."""
+    mlp = body.module(f"{body.layer_path(layer)}.{body.spec.mlp}")
+    with torch.no_grad():
+        if body.model_type == "llama":
+            return mlp.act_fn(mlp.gate_proj(x)) * mlp.up_proj(x)
+        return mlp.act(body.module(f"{body.layer_path(layer)}.{body.spec.mlp_in_proj}")(x))
+
+
 def test_mlp_input_is_what_the_key_is_computed_from(body):
-    """The MLP input site holds x with key = act(up(x)) (GPT-2, GPT-J) or act(gate(x)) · up(x) (Llama)."""
     ids = torch.randint(0, 100, (2, 5))
     inputs, keys = Site(Component.MLP_INPUT, 1), Site(Component.MLP_KEY, 1)
     with capture(body, [inputs, keys]) as seen, torch.no_grad():
         body.model(input_ids=ids)
-    mlp = body.module(f"{body.layer_path(1)}.{body.spec.mlp}")
-    x = seen[inputs]
-    with torch.no_grad():
-        if body.model_type == "llama":
-            expected = mlp.act_fn(mlp.gate_proj(x)) * mlp.up_proj(x)
-        else:
-            expected = mlp.act(body.module(f"{body.layer_path(1)}.{body.spec.mlp_in_proj}")(x))
-    assert x.shape[-1] == body.hidden_size
-    assert torch.allclose(expected, seen[keys], atol=1e-6)
+    assert seen[inputs].shape[-1] == body.hidden_size
+    assert torch.allclose(_key_from_input(body, 1, seen[inputs]), seen[keys], atol=1e-6)
+
+
+def test_a_vector_added_at_the_mlp_input_reaches_every_path_of_the_key(body):
+    """A gated MLP reads its input twice; a change written at the site must reach both reads."""
+    ids = torch.randint(0, 100, (1, 5))
+    inputs, keys = Site(Component.MLP_INPUT, 1), Site(Component.MLP_KEY, 1)
+    with capture(body, [inputs]) as clean, torch.no_grad():
+        body.model(input_ids=ids)
+    shift = torch.randn(1, body.hidden_size)
+    with add_at_positions(body, inputs, torch.tensor([3]), shift), capture(body, [keys]) as seen, torch.no_grad():
+        body.model(input_ids=ids)
+    expected = _key_from_input(body, 1, clean[inputs][0, 3] + shift[0])
+    assert torch.allclose(seen[keys][0, 3], expected, atol=1e-5)
+    assert torch.allclose(seen[keys][0, :3], _key_from_input(body, 1, clean[inputs][0, :3]), atol=1e-6)

@@ -105,3 +105,7 @@ def test_a_writer_that_dies_mid_write_leaves_no_cache_file(tmp_path, monkeypatch
     projector = cache.projectors(body, tok, [1], texts, settings, 0.01, "relative", progress=False)[1]
     again = StatsCache(tmp_path).projectors(body, tok, [1], texts, settings, 0.01, "relative", progress=False)[1]
     assert torch.equal(again, projector) and torch.allclose(projector @ projector, projector, atol=1e-6)
+    reference = tmp_path / "plain"
+    reference.write_bytes(b"")
+    written = [f for f in tmp_path.rglob("*.safetensors") if "__P" in f.name]
+    assert [f.stat().st_mode & 0o777 for f in written] == [reference.stat().st_mode & 0o777]  # shareable as usual

@@ -15,7 +15,7 @@ class Component(str, Enum):
     """Activations methods read or change, named independently of any architecture."""
 
     BLOCK_OUTPUT = "block_output"  # the residual stream after a decoder layer
-    MLP_INPUT = "mlp_input"  # input of the MLP input projection (the normed residual the key is computed from)
+    MLP_INPUT = "mlp_input"  # input of the MLP block: what its key is computed from (normed, on pre-norm models)
     MLP_KEY = "mlp_key"  # input of the MLP output projection (the key k of y = W k + b)
     MLP_OUTPUT = "mlp_output"  # output of the MLP output projection
     ATTN_OUTPUT = "attn_output"  # output of the attention output projection
@@ -77,7 +77,9 @@ class Anatomy:
         if component is Component.BLOCK_OUTPUT:
             return self.module(self.layer_path(site.layer)), "output"
         if component is Component.MLP_INPUT:
-            return self.module(f"{self.layer_path(site.layer)}.{self.spec.mlp_in_proj}"), "input"
+            # The block, not its input projection: a gated MLP reads its input twice (gate and up).
+            inner = self.spec.mlp or self.spec.mlp_in_proj
+            return self.module(f"{self.layer_path(site.layer)}.{inner}"), "input"
         if component is Component.MLP_KEY:
             return self.module(self.mlp_out_proj_name(site.layer)), "input"
         if component is Component.MLP_OUTPUT:

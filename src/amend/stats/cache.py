@@ -8,7 +8,7 @@ on load. There is no module-level cache: callers hold a :class:`StatsCache` and 
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -147,16 +147,23 @@ def _save(path: Path, moment: SecondMoment, model_id: str, corpus: Corpus, setti
 
 def _write_atomically(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
     """Write under a temporary name of this writer's own, then rename: an interrupted run never leaves a
-    half-written cache file, and two runs sharing a cache never write into one file."""
+    half-written cache file, and two runs sharing a cache never write into one file. safetensors creates files
+    readable by their owner only; a cache file gets the permissions any new file would, so a cache can be shared."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
-        save_file(tensors, tmp, metadata=metadata)
+        save_file(tensors, str(tmp), metadata=metadata)
+        tmp.chmod(0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    """The process's file-creation mask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _load(path: Path) -> SecondMoment:
