@@ -12,8 +12,9 @@ keys lie outside P. Both at once needs subject keys that are nearly orthogonal, 
 directions are not. Last, at the model's own threshold, the leak: when the first n people (in the order of the world
 requests) are edited in one AlphaEdit solve, an unedited person's key picks up the edited residuals with weights a;
 the mean ‖a‖ over the unedited people is printed beside the weight an edited key gets on its own residual, and the
-same for random keys of the same norm in the model's own key width and in the width of one GPT-J MLP. Random keys
-leak about sqrt(edited / width): the last lines print how wide random keys must be to hold n edits apart.
+same for random keys of the same norm in as many dimensions as P keeps (the room the projected keys have) and in the
+width of one GPT-J MLP. While far fewer are edited than the width, random keys leak about sqrt(edited / width): the
+last lines print how wide random keys must be to hold n edits apart.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def main() -> None:
     sizes = [n for n in (100, 200, 400, 800) if n < len(facts.people)]
     for layer in layers:
         projected = keys[layer] @ own_projectors[layer].double()
-        width = projected.shape[1]
+        width = int(torch.trace(own_projectors[layer]).round())  # P k lives in P's range, not in the full width
         norm = float(projected.norm(dim=1).mean())
         references = {dim: random_keys(len(projected), dim, norm, generator) for dim in (width, REFERENCE_DIM)}
         for edited in sizes:

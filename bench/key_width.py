@@ -11,7 +11,7 @@ edited for: the model's own keys; random features of the same inputs at several 
 gated SiLU (Llama's); and random Gaussian keys of each width, the best any keys of that width can do. Last, people
 as unlike as they can be in a residual stream of width d (Gaussian inputs) through a GELU MLP 4 × d wide: how wide
 the residual stream itself must be. Keys are
-centred (the shared direction, which AlphaEdit's projector removes) and scaled to mean norm 1, with α 5 % of it, so
+centred (the shared direction, which AlphaEdit's projector removes) and scaled to mean norm 1, with α 0.05, so
 that every row is on one scale. Random features are not trained ones (a trained MLP might learn neurons that pick out
 single people); they show what width alone buys on these inputs.
 """
