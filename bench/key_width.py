@@ -25,9 +25,9 @@ import torch
 from amend import world
 from amend.architectures import Component, Site, anatomy
 from amend.methods.alphaedit.config import AlphaEditConfig
-from amend.methods.locate.keys import subject_keys, values_per_row
+from amend.methods.locate.keys import subject_keys, template_average, values_per_row
 from amend.methods.locate.templates import ContextTemplates
-from key_space import leak  # bench/ is the script's folder, so on its path
+from key_space import leak, random_keys  # bench/ is the script's folder, so on its path
 
 ALPHA = 0.05  # relative to the unit mean key norm
 EDITED = (200, 800)
@@ -42,12 +42,6 @@ def leak_ratio(keys: torch.Tensor, edited: int) -> float:
 def normalised(keys: torch.Tensor) -> torch.Tensor:
     centred = keys.double() - keys.double().mean(0)
     return centred / centred.norm(dim=1).mean()
-
-
-def grouped_mean(rows: torch.Tensor, templates: ContextTemplates) -> torch.Tensor:
-    """(people, templates, width) -> (people, width): the methods' template average (groups, then over groups)."""
-    groups = rows.split(templates.group_sizes(), dim=1)
-    return torch.stack([group.mean(dim=1) for group in groups], dim=1).mean(dim=1)
 
 
 def main() -> None:
@@ -84,10 +78,11 @@ def main() -> None:
         up, gate = (
             torch.randn(inputs.shape[-1], width, dtype=torch.float64, generator=generator) * scale for _ in "ug"
         )
-        row(f"random GELU features ({width})", grouped_mean(torch.nn.functional.gelu(inputs @ up), templates))
+        gelu = torch.nn.functional.gelu(inputs @ up)
+        row(f"random GELU features ({width})", template_average(gelu, templates, "grouped"))
         gated = torch.nn.functional.silu(inputs @ gate) * (inputs @ up)
-        row(f"random gated features ({width})", grouped_mean(gated, templates))
-        row(f"random keys ({width})", torch.randn(len(requests), width, dtype=torch.float64, generator=generator))
+        row(f"random gated features ({width})", template_average(gated, templates, "grouped"))
+        row(f"random keys ({width})", random_keys(len(requests), width, 1.0, generator))
     print("random people in a residual stream of width d, GELU MLP of 4 × d; leak / own weight")
     for d in args.residual_widths:
         people = torch.randn(len(requests), d, dtype=torch.float64, generator=generator)

@@ -13,6 +13,8 @@ from amend.architectures.anatomy import Anatomy, Component, Site
 
 # A transform receives the activation tensor (batch, seq, width) and returns its replacement (or None to keep).
 Transform = Callable[[torch.Tensor], torch.Tensor | None]
+# Sites inside the MLP: where a layer flattens tokens around its MLP (OPT), hooks there restore the batch shape.
+_INSIDE_THE_MLP = frozenset({Component.MLP_INPUT, Component.MLP_KEY, Component.MLP_OUTPUT})
 
 
 @contextmanager
@@ -20,11 +22,7 @@ def hook_site(anatomy: Anatomy, site: Site, transform: Transform) -> Iterator[No
     """Run ``transform`` on the activation at ``site`` during every forward pass inside the block."""
     module, kind = anatomy.site_module(site)
     handles = []
-    if anatomy.spec.mlp_flattens_tokens and site.component in (
-        Component.MLP_INPUT,
-        Component.MLP_KEY,
-        Component.MLP_OUTPUT,
-    ):
+    if anatomy.spec.mlp_flattens_tokens and site.component in _INSIDE_THE_MLP:
         shape: list[torch.Size] = []
         layer = anatomy.module(anatomy.layer_path(site.layer))
         handles.append(layer.register_forward_pre_hook(_remember_batch_shape(shape), with_kwargs=True))

@@ -35,10 +35,16 @@ def subject_keys(
     """
     flat = templates.flat()
     keys = _keys_per_row(anatomy, tokenizer, requests, flat, layer, rule).view(len(requests), len(flat), -1)
+    return template_average(keys, templates, average)
+
+
+def template_average(rows: torch.Tensor, templates: ContextTemplates, average: str) -> torch.Tensor:
+    """(requests, templates, width) -> (requests, width): ``"flat"`` mean over all of ``templates.flat()``, or
+    ``"grouped"`` mean within each template group, then over groups."""
     if average == "flat":
-        return keys.mean(dim=1)
+        return rows.mean(dim=1)
     if average == "grouped":
-        groups = keys.split(templates.group_sizes(), dim=1)
+        groups = rows.split(templates.group_sizes(), dim=1)
         return torch.stack([group.mean(dim=1) for group in groups], dim=1).mean(dim=1)
     raise ValueError(f"average must be 'flat' or 'grouped', not {average!r}")
 
