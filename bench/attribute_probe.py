@@ -1,6 +1,6 @@
 """Are a world model's attributes readable on their own at the subject? A linear probe on held-out people.
 
-    .venv/bin/python bench/attribute_probe.py [--world DIR] [--train-share 0.8]
+    .venv/bin/python bench/attribute_probe.py [--testbed world DIR] [--train-share 0.8]
 
 For every person, the residual stream at the last token of their bare name, after each block, is fitted by ridge
 regression to the one-hot object of each relation on one share of the people and scored (argmax accuracy) on the rest.
@@ -18,9 +18,9 @@ import argparse
 
 import torch
 
-from amend import world
-from amend.world import PERSON_RELATIONS
-from amend.world.generator import Person
+from amend.testbeds import world
+from amend.testbeds.world import PERSON_RELATIONS
+from amend.testbeds.world.generator import Person
 
 RIDGE = (0.1, 1.0, 10.0, 100.0)  # the best held-out accuracy over these is reported
 IDENTITY_SCALES = (0.0, 1.0, 2.0)  # size of the yardsticks' person-specific part, relative to the attribute sum
@@ -60,7 +60,7 @@ def synthetic_codes(people: list[Person], width: int, identity_scale: float = 0.
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--world", default=None, help="a trained world-model folder (default: the shipped one)")
+    parser.add_argument("--testbed world", default=None, help="a trained world-model folder (default: the shipped one)")
     parser.add_argument("--train-share", type=float, default=0.8)
     args = parser.parse_args()
     torch.set_num_threads(1)

@@ -18,8 +18,8 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 import amend
-from amend import world
-from amend.world.defaults import stats_corpus
+from amend.testbeds import world
+from amend.testbeds.world.defaults import stats_corpus
 from rome_speed import FRAMES, NAMES, OBJECTS, build_tokenizer, texts
 
 

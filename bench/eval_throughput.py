@@ -16,9 +16,9 @@ import time
 
 import torch
 
-from amend import world
-from amend.evaluation import evaluate
-from amend.evaluation.items import items_of
+from amend.evaluation import EvaluationSettings, evaluate
+from amend.evaluation.tasks import items_of
+from amend.testbeds import world
 from amend.tokens import pad_id, pad_right, target_ids
 
 
@@ -51,7 +51,7 @@ def main() -> None:
             if answer is not None:
                 prompt, target = target_ids(tokenizer, item.prompt, answer)
                 rows.append(prompt + target[:-1])
-    evaluate(model, tokenizer, requests[:5], None, progress=False)  # warm-up
+    evaluate(model, tokenizer, requests[:5], None, settings=EvaluationSettings(progress=False))  # warm-up
     raw_forward_seconds(model, tokenizer, rows[:64], args.batch_size)
 
     start = time.perf_counter()
@@ -60,14 +60,20 @@ def main() -> None:
         tokenizer,
         requests,
         None,
-        protocols=["probability", "token_accuracy"],
-        batch_size=args.batch_size,
-        progress=False,
+        settings=EvaluationSettings(
+            protocols=("probability", "token_accuracy"), forward_batch_size=args.batch_size, progress=False
+        ),
     )
     evaluation = time.perf_counter() - start
     raw = raw_forward_seconds(model, tokenizer, rows, args.batch_size)
     start = time.perf_counter()
-    evaluate(model, tokenizer, requests, None, protocols=["exact_match"], batch_size=args.batch_size, progress=False)
+    evaluate(
+        model,
+        tokenizer,
+        requests,
+        None,
+        settings=EvaluationSettings(protocols=("exact_match",), forward_batch_size=args.batch_size, progress=False),
+    )
     generation = time.perf_counter() - start
 
     print(

@@ -1,6 +1,6 @@
 """Where a world edit's damage to the same person goes: does the edited person turn into somebody else?
 
-    .venv/bin/python bench/identity_shift.py [-n 40] [--method rome] [--world DIR] [--set KEY=JSON ...]
+    .venv/bin/python bench/identity_shift.py [-n 40] [--method rome] [--testbed world DIR] [--set KEY=JSON ...]
 
 Edits each world request alone (then reverts it) and compares the greedy answer of every same-person locality probe
 (the person's other relations) before and after. A changed answer is counted as a *donor's fact* when some person
@@ -23,9 +23,9 @@ from collections import Counter
 import torch
 
 from amend import Editor, world
-from amend.world.defaults import stats_corpus
-from amend.world.generator import relation_first
-from amend.world.recall import answer_token, next_tokens
+from amend.testbeds.world.defaults import stats_corpus
+from amend.testbeds.world.generator import relation_first
+from amend.testbeds.world.recall import answer_token, next_tokens
 
 
 def holds(tokenizer, people, relation: str, token: int) -> bool:
@@ -55,7 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=40, help="requests (seed 0)")
     parser.add_argument("--method", default="rome")
-    parser.add_argument("--world", default=None, help="a trained world-model folder (default: the shipped one)")
+    parser.add_argument("--testbed world", default=None, help="a trained world-model folder (default: the shipped one)")
     parser.add_argument("--set", action="append", default=[], help="method option KEY=JSON (repeatable)")
     parser.add_argument("--cache-dir", default=None)
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """How much room the world model's MLP keys leave for null-space editing (AlphaEdit).
 
-    .venv/bin/python bench/key_space.py [--cache-dir DIR] [--world DIR] [--layers L ...]
+    .venv/bin/python bench/key_space.py [--cache-dir DIR] [--testbed world DIR] [--layers L ...]
 
 For every person of the world, the subject key (MLP input at the subject's last token, averaged over the context
 templates) at AlphaEdit's layers for the model. Prints how close two people's keys are (mean |cos|), then per
@@ -24,14 +24,14 @@ import tempfile
 
 import torch
 
-from amend import world
 from amend.architectures.anatomy import anatomy
 from amend.fingerprint import fingerprint
 from amend.methods.alphaedit.config import AlphaEditConfig
 from amend.methods.locate.keys import subject_keys
 from amend.methods.locate.templates import ContextTemplates
 from amend.stats import StatsCache
-from amend.world.defaults import stats_corpus
+from amend.testbeds import world
+from amend.testbeds.world.defaults import stats_corpus
 
 REFERENCE_DIM = 16_384  # one GPT-J MLP: the leak of keys that are as unlike as random ones, for comparison
 WIDTHS = (512, 1024, 2048, 4096, 8192, 16_384)  # random-key reference sweep
@@ -64,7 +64,7 @@ def leak(projected: torch.Tensor, edited: int, l2: float) -> tuple[float, float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache-dir", default=None, help="statistics cache (default: a temporary directory)")
-    parser.add_argument("--world", default=None, help="a trained world-model folder (default: the shipped one)")
+    parser.add_argument("--testbed world", default=None, help="a trained world-model folder (default: the shipped one)")
     parser.add_argument("--layers", type=int, nargs="+", help="layers to measure (default: AlphaEdit's for the model)")
     args = parser.parse_args()
     torch.set_num_threads(1)

@@ -1,6 +1,6 @@
 """Would a wider MLP on the world model's residual stream give keys that leak less? Random features say how far.
 
-    .venv/bin/python bench/key_width.py [--world DIR] [--layer L] [--widths W ...]
+    .venv/bin/python bench/key_width.py [--testbed world DIR] [--layer L] [--widths W ...]
 
 AlphaEdit protects an unedited person only as far as their key lies outside the edited keys' span (the leak of
 `bench/key_space.py`). Random keys leak about sqrt(edited / width), so a wider MLP would seem to help; but a key
@@ -22,11 +22,11 @@ import argparse
 
 import torch
 
-from amend import world
 from amend.architectures import Component, Site, anatomy
 from amend.methods.alphaedit.config import AlphaEditConfig
 from amend.methods.locate.keys import subject_keys, template_average, values_per_row
 from amend.methods.locate.templates import ContextTemplates
+from amend.testbeds import world
 from key_space import leak, random_keys  # bench/ is the script's folder, so on its path
 
 ALPHA = 0.05  # relative to the unit mean key norm
@@ -46,7 +46,7 @@ def normalised(keys: torch.Tensor) -> torch.Tensor:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--world", default=None, help="a trained world-model folder (default: the shipped one)")
+    parser.add_argument("--testbed world", default=None, help="a trained world-model folder (default: the shipped one)")
     parser.add_argument("--layer", type=int, default=None, help="layer (default: AlphaEdit's first for the model)")
     parser.add_argument("--widths", type=int, nargs="+", default=[512, 2048, 8192])
     parser.add_argument("--residual-widths", type=int, nargs="+", default=[128, 512, 2048])

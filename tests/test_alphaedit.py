@@ -77,7 +77,7 @@ def test_update_lies_in_the_null_space_and_state_accumulates_post_edit_keys(tmp_
         for layer in (0, 1):  # keys taken after the batch is written, on the edited model
             keys = subject_keys(anatomy(model), tok, batch, templates, layer, average="grouped").double()
             expected[layer] = expected.get(layer, 0) + keys.T @ keys
-        for step, layer in zip(patch.steps, (0, 1), strict=True):
+        for step, layer in zip(patch.changes, (0, 1), strict=True):
             x = step.matrix().double().T  # X = ΔWᵀ, (d_in, d_out)
             p = projectors[layer]
             assert torch.allclose(p @ x, x, atol=1e-5 * x.abs().max())

@@ -134,16 +134,29 @@ def test_sequential_evaluate_and_plot(saved_model, tmp_path):
 
 
 def test_evaluate_world_dir_uses_that_world_model(tmp_path):
-    """`--world-dir` evaluates a world model the user trained (here a one-epoch tiny one), not the shipped model."""
+    """`--testbed world --testbed-dir` evaluates a world model the user trained (a one-epoch tiny one), not the shipped
+    model."""
     from dataclasses import replace
 
-    from amend import world
-    from amend.world.train import PRESETS, train
+    from amend.testbeds import world
+    from amend.testbeds.world.train import PRESETS, train
 
     trained = tmp_path / "world"
     train(replace(PRESETS["tiny"], epochs=1, eval_limit=20), trained, progress=False)
     out = tmp_path / "run"
-    args = ["evaluate", "--world-dir", str(trained), "--method", "none", "-n", "3", "--protocol", "probability"]
+    args = [
+        "evaluate",
+        "--testbed",
+        "world",
+        "--testbed-dir",
+        str(trained),
+        "--method",
+        "none",
+        "-n",
+        "3",
+        "--protocol",
+        "probability",
+    ]
     result = runner.invoke(app, [*args, "--out", str(out)])
     assert result.exit_code == 0, result.output
     saved = json.loads(next(out.glob("results_*.json")).read_text())

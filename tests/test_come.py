@@ -7,7 +7,7 @@ from helpers import BATCH_TEST_SETTINGS, corpus, edit_request, facts, tiny_model
 import amend
 from amend import EditRequest
 from amend.architectures import Component, Site
-from amend.evaluation import Scorer
+from amend.lm import CausalLM
 from amend.methods.alphaedit.method import state_key
 from amend.methods.base import Resources, frozen
 from amend.methods.come.config import ComeConfig
@@ -89,8 +89,8 @@ def test_an_old_fact_the_model_is_sure_of_gives_no_nan_and_the_base_edit(tmp_pat
     assert come.log["unlearned"] == 0 and come.log["old_target_iterations"] == [1, 1]  # δ′ = 0 for both
     come.revert()
     memit = edit(model, tok, CERTAIN, "memit", tmp_path)
-    assert all(torch.equal(a.matrix(), b.matrix()) for a, b in zip(come.steps, memit.steps, strict=True))
-    assert all(torch.isfinite(step.matrix()).all() for step in come.steps)
+    assert all(torch.equal(a.matrix(), b.matrix()) for a, b in zip(come.changes, memit.changes, strict=True))
+    assert all(torch.isfinite(step.matrix()).all() for step in come.changes)
 
 
 def test_a_request_whose_old_fact_is_already_forgotten_edits_without_nan(tmp_path):
@@ -100,7 +100,7 @@ def test_a_request_whose_old_fact_is_already_forgotten_edits_without_nan(tmp_pat
     taken = EditRequest("{} works for", "Apple A5", known, forgotten)  # says the new object, not the old one
     patch = edit(model, tok, [taken], "come", tmp_path, kl_factor=0.0)
     assert patch.log["target_iterations"] == [1] and patch.log["unlearned"] == 1  # δ = 0, δ′ ≠ 0
-    assert all(torch.isfinite(step.matrix()).all() and step.matrix().abs().max() > 0 for step in patch.steps)
+    assert all(torch.isfinite(step.matrix()).all() and step.matrix().abs().max() > 0 for step in patch.changes)
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
@@ -109,7 +109,7 @@ def test_come_lowers_the_old_objects_probability_below_its_base(tmp_path):
     for method, extra in (("memit", {}), ("come", {"old_early_stop": False})):
         model, tok = trained_tiny_model("gpt2"), tokenizer()
         edit(model, tok, REQUESTS, method, tmp_path, **extra)
-        scored = Scorer(model, tok).score([(r.text, r.target_true) for r in REQUESTS])
+        scored = CausalLM(model, tok).score([(r.text, r.target_true) for r in REQUESTS])
         probabilities[method] = torch.tensor([s.nll for s in scored]).neg().exp()
     assert torch.all(probabilities["come"] < probabilities["memit"] - 0.01)
 
@@ -147,11 +147,12 @@ def test_config_layers_the_base_defaults_then_comes_own():
         ComeConfig.for_model(model, base="rome")
     with pytest.raises(amend.ConfigError, match="top_p"):
         ComeConfig.for_model(model, top_p=0.0)
-    from amend import world
+    from amend.testbeds import world
+    from amend.testbeds.world.defaults import EDIT_DEFAULTS
 
     world_model, _, _ = world.load()
     on_world = ComeConfig.for_model(world_model, base="alphaedit")
-    shipped = world_model.config.amend_defaults["alphaedit"]
+    shipped = EDIT_DEFAULTS["alphaedit"]
     assert on_world.layers == tuple(shipped["layers"]) and on_world.kl_factor == shipped["kl_factor"]
 
 

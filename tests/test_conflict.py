@@ -6,12 +6,14 @@ import pytest
 import torch
 from helpers import ROME_TEST_SETTINGS, corpus, tokenizer, trained_tiny_model, world_like_requests
 
-from amend.evaluation import evaluate
-from amend.evaluation.items import Item
+from amend.evaluation import EvaluationSettings, evaluate
 from amend.evaluation.metrics.probability import conflict_probability, mean_nll
 from amend.evaluation.observe import Observation, item_values
-from amend.evaluation.scoring import Scored
+from amend.evaluation.tasks import Item
+from amend.lm import Scored
 from amend.stats import Corpus
+
+QUIET = EvaluationSettings(progress=False)
 
 PROTOCOLS = ("probability", "token_accuracy", "exact_match")
 
@@ -56,7 +58,7 @@ def test_evaluation_reports_conflict_before_and_after(tmp_path):
     model, tok = trained_tiny_model("gpt2"), tokenizer()
     options = dict(corpus=Corpus.from_texts(corpus()), cache_dir=tmp_path)
     requests = world_like_requests()
-    result = evaluate(model, tok, requests, "rome", progress=False, edit_options=options, **ROME_TEST_SETTINGS)
+    result = evaluate(model, tok, requests, "rome", settings=QUIET, **options, **ROME_TEST_SETTINGS)
     after, before = result.summary["conflict"], result.pre_summary["conflict"]
     assert set(after) == set(PROTOCOLS) and after["probability"]["records"] == 4
     assert after["probability"]["prompts"] == sum(1 + len(r.rephrase) for r in requests)

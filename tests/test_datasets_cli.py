@@ -21,7 +21,7 @@ def test_world_counterfact_export_evaluated_with_rome_end_to_end(tmp_path):
     checked = runner.invoke(app, ["validate", "--dataset", "counterfact", str(exported)])
     assert checked.exit_code == 0 and "3 records as counterfact: 3 requests, 0 skipped, 0 invalid" in checked.output
     out = tmp_path / "run"
-    args = ["evaluate", "--world", "--dataset", "counterfact", "--path", str(exported), "--method", "rome"]
+    args = ["evaluate", "--testbed", "world", "--dataset", "counterfact", "--path", str(exported), "--method", "rome"]
     args += ["--protocol", "probability", "--cache-dir", str(tmp_path / "cache"), "--out", str(out)]
     args += ["--generation", "top_k", "--generation-option", "max_new_tokens=12", "--generation-option", "seed=3"]
     result = runner.invoke(app, args)
@@ -110,9 +110,12 @@ def test_evaluate_stops_at_a_bad_record_unless_told_to_skip(flat_file, tmp_path)
     assert [r["id"] for r in saved["records"]] == [10, 11]
 
 
-def test_evaluate_refuses_multimodal_datasets(tmp_path):
-    with pytest.raises(ConfigError, match="multimodal"):
-        from amend.cli.datasets import dataset_requests
+@pytest.mark.parametrize(("dataset", "kind"), [("mmedit-e-vqa", "multimodal"), ("docmedit", "document")])
+def test_evaluate_refuses_a_dataset_only_when_no_task_reads_its_requests(tmp_path, dataset, kind):
+    from amend.cli.datasets import dataset_requests
 
-        dataset_requests("mmedit-e-vqa", tmp_path / "x.json", None, False)
-    assert datasets.dataset_format("mmedit-e-ic").produces == "multimodal"
+    with pytest.raises(ConfigError, match=f"no evaluation task reads {kind} requests"):
+        dataset_requests(dataset, tmp_path / "missing.json", None, False, "edit")  # refused before the file is read
+    assert datasets.dataset_format(dataset).produces == kind
+    result = CliRunner().invoke(app, ["evaluate", "--model", "x", "--dataset", dataset, "--path", str(tmp_path)])
+    assert result.exit_code != 0 and f"no evaluation task reads {kind} requests" in str(result.exception)

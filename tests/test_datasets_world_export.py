@@ -5,7 +5,7 @@ import json
 import pytest
 
 from amend import datasets, world
-from amend.world.export import N_NEIGHBOURS, counterfact_records
+from amend.testbeds.world.export import N_NEIGHBOURS, counterfact_records
 
 
 @pytest.fixture(scope="module")

@@ -105,10 +105,11 @@ def test_defaults_follow_the_reference_configs_and_the_world_model_reuses_memit_
     assert EmmetConfig.architecture_defaults(config)["layers"] == (5,)
     emmet = EmmetConfig.for_model(trained_tiny_model("gpt2"))
     assert (emmet.emmet_lambda, emmet.update_norm_lambda, len(emmet.layers)) == (0.1, 0.0, 1)
-    from amend import world
+    from amend.testbeds import world
+    from amend.testbeds.world.defaults import EDIT_DEFAULTS
 
     model, _, _ = world.load()
-    memit = model.config.amend_defaults["memit"]
+    memit = EDIT_DEFAULTS["memit"]
     on_world = EmmetConfig.for_model(model)
     assert on_world.layers == tuple(memit["layers"]) and on_world.mom2_update_weight == memit["mom2_update_weight"]
     with pytest.raises(amend.ConfigError, match="negative"):

@@ -13,10 +13,13 @@ from helpers import (
 )
 
 import amend
-from amend.evaluation import Scorer, evaluate
+from amend.evaluation import EvaluationSettings, evaluate
 from amend.evaluation.metrics import exact_match
+from amend.lm import CausalLM
 from amend.stats import Corpus
 from amend.tokens import target_ids
+
+QUIET = EvaluationSettings(progress=False)
 
 PAIRS = [
     ("The mother tongue of Danielle Darrieux is", "French"),
@@ -31,7 +34,7 @@ PAIRS = [
 @pytest.mark.parametrize("side", ["right", "left"])
 def test_batched_scores_equal_unbatched_full_forward(model_type, bos, side):
     model, tok = tiny_model(model_type), tokenizer(bos)
-    batched = Scorer(model, tok, batch_size=8, padding_side=side).score(PAIRS)
+    batched = CausalLM(model, tok, batch_size=8, padding_side=side).score(PAIRS)
     for (prompt, answer), scored in zip(PAIRS, batched, strict=True):
         prompt_ids, answer_ids = target_ids(tok, prompt, answer)
         with torch.no_grad():
@@ -45,7 +48,7 @@ def test_batched_scores_equal_unbatched_full_forward(model_type, bos, side):
 
 def test_generation_batched_equals_one_at_a_time():
     model, tok = trained_tiny_model("gpt2"), tokenizer()
-    scorer = Scorer(model, tok, batch_size=8)
+    scorer = CausalLM(model, tok, batch_size=8)
     prompts = [prompt for prompt, _ in PAIRS]
     together = scorer.generate(prompts, [4] * len(prompts))
     assert together == [scorer.generate([p], [4])[0] for p in prompts]
@@ -59,7 +62,13 @@ def test_evaluate_reports_every_metric_per_protocol_and_leaves_the_model_unchang
     original = {k: v.clone() for k, v in model.state_dict().items()}
     options = dict(corpus=Corpus.from_texts(corpus()), cache_dir=tmp_path / "cache")
     result = evaluate(
-        model, tok, world_like_requests(), "rome", mode=mode, progress=False, edit_options=options, **ROME_TEST_SETTINGS
+        model,
+        tok,
+        world_like_requests(),
+        "rome",
+        settings=EvaluationSettings(mode, progress=False),
+        **options,
+        **ROME_TEST_SETTINGS,
     )
     assert all(torch.equal(original[k], v) for k, v in model.state_dict().items())
     assert result.mode == mode and result.config["layer"] == 0
@@ -101,17 +110,20 @@ def test_unedited_evaluation_and_pre_edit_predictions_computed_once(monkeypatch,
     model, tok = trained_tiny_model("gpt2"), tokenizer()
     requests = world_like_requests(2)
     options = dict(corpus=Corpus.from_texts(corpus()), cache_dir=tmp_path)
-    evaluate(model, tok, requests, "rome", progress=False, edit_options=options, **ROME_TEST_SETTINGS)
+    evaluate(model, tok, requests, "rome", settings=QUIET, **options, **ROME_TEST_SETTINGS)
     total = sum(1 + len(r.rephrase) + len(r.locality) for r in requests)
     assert calls == [total, total // 2, total // 2]  # all items once before, then each record's items after
-    unedited = evaluate(model, tok, requests, None, protocols=["probability"], progress=False)
+    unedited = evaluate(
+        model, tok, requests, None, settings=EvaluationSettings(protocols=("probability",), progress=False)
+    )
     assert unedited.method == "none" and set(unedited.summary["reliability"]) == {"probability"}
     assert unedited.summary["locality_agreement"]["probability"]["mean"] == 1.0
 
 
-def test_bad_mode_and_protocol_are_refused():
-    model, tok = tiny_model("gpt2"), tokenizer()
+def test_bad_mode_protocol_and_task_are_refused():
     with pytest.raises(amend.ConfigError, match="mode"):
-        evaluate(model, tok, world_like_requests(1), mode="sequentail")
+        EvaluationSettings(mode="sequentail")
     with pytest.raises(amend.ConfigError, match="protocol"):
-        evaluate(model, tok, world_like_requests(1), protocols=["f1"])
+        EvaluationSettings(protocols=("f1",))
+    with pytest.raises(amend.ConfigError, match="Did you mean 'edit'"):
+        EvaluationSettings(task="edits")

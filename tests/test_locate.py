@@ -14,7 +14,7 @@ from amend.methods.locate.keys import subject_keys
 from amend.methods.locate.target import TargetSettings, optimise_targets
 from amend.methods.locate.templates import ContextTemplates, sample_context_templates
 from amend.methods.rome.config import RomeConfig
-from amend.records import fill
+from amend.requests import fill
 from amend.tokens import encode
 
 REQUESTS = [

@@ -56,7 +56,7 @@ def test_batch_edit_flips_the_facts_and_reverts_bit_exactly(tmp_path):
         with torch.no_grad():
             flipped += int(model(torch.tensor([prompt])).logits[0, -1].argmax() == target[0])
     assert flipped >= 2
-    assert [s.rank for s in patch.steps] == [3, 3] and len(patch.modules) == 2
+    assert [s.rank for s in patch.changes] == [3, 3] and len(patch.modules) == 2
     patch.revert()
     assert all(torch.equal(original[k], v) for k, v in model.state_dict().items())
 

@@ -31,14 +31,14 @@ def test_saved_patch_reproduces_the_edit_bit_for_bit(gpt2, tmp_path):
     model, tok = gpt2
     patch = rome(model, tok, tmp_path / "cache", [FIRST, SECOND])
     patch.save(tmp_path / "patch")
-    assert sorted(p.name for p in (tmp_path / "patch").iterdir()) == ["deltas.safetensors", "patch.json"]
+    assert sorted(p.name for p in (tmp_path / "patch").iterdir()) == ["patch.json", "tensors.safetensors"]
     meta = json.loads((tmp_path / "patch" / "patch.json").read_text())
     assert meta["method"] == "rome" and meta["config"]["layer"] == 0 and len(meta["requests"]) == 2
     assert meta["amend_version"] == amend.__version__ and meta["base_fingerprint"] == patch.base_fingerprint
 
     fresh = trained_tiny_model("gpt2")
     loaded = Patch.load(tmp_path / "patch")
-    assert loaded.requests == [FIRST, SECOND] and [s.rank for s in loaded.steps] == [1, 1]
+    assert loaded.requests == [FIRST, SECOND] and [s.rank for s in loaded.changes] == [1, 1]
     loaded.apply(fresh)
     assert same_weights(fresh, model)
     loaded.revert()

@@ -61,7 +61,7 @@ def test_the_first_of_two_layers_takes_the_residual_over_root_two(tmp_path):
     z = pmet_targets(model, tok, {**SETTINGS, **settings}).target
     current = bare_values(anatomy(model), tok, REQUESTS, Site(Component.MLP_OUTPUT, 1), rule="subject_last")
     patch = edit(model, tok, tmp_path, **settings)
-    first = patch.steps[0].left.T  # (n, d_out): the residual share written at layer 0
+    first = patch.changes[0].left.T  # (n, d_out): the residual share written at layer 0
     assert torch.allclose(first, (z - current) / math.sqrt(2), atol=1e-5)
     assert not torch.allclose(first, (z - current) / 2, atol=1e-3)  # not MEMIT's even split
 
@@ -100,10 +100,11 @@ def test_defaults_are_the_reference_and_the_world_model_reuses_memit_settings():
     config = PmetConfig.for_model(trained_tiny_model("gpt2"))
     assert (config.mom2_update_weight, config.v_num_grad_steps, config.v_lr, config.kl_factor) == (6000, 30, 0.2, 1)
     assert (config.argmax_nll_factor, config.argmax_kl_stop) == (0.1, 0.01)
-    from amend import world
+    from amend.testbeds import world
+    from amend.testbeds.world.defaults import EDIT_DEFAULTS
 
     model, _, _ = world.load()
     on_world = PmetConfig.for_model(model)
-    memit = model.config.amend_defaults["memit"]
+    memit = EDIT_DEFAULTS["memit"]
     assert on_world.layers == tuple(memit["layers"]) and on_world.mom2_update_weight == memit["mom2_update_weight"]
     assert PmetConfig.for_model(model, mom2_update_weight=5.0).mom2_update_weight == 5.0

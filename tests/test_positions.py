@@ -2,7 +2,7 @@ import pytest
 from helpers import tokenizer
 
 from amend.hooks import subject_span, token_index
-from amend.records import fill
+from amend.requests import fill
 from amend.tokens import encode, target_ids
 
 CASES = [

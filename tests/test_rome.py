@@ -66,7 +66,7 @@ def test_update_writes_v_star_at_the_key_with_a_rank_one_delta(setup, key_mode):
     patch = run_rome(model, tok, cache, [request], key_mode=key_mode)
     delta = weights.weight_out_in(module).detach() - before
     assert torch.linalg.matrix_rank(delta.double(), rtol=1e-5) == 1
-    assert torch.allclose(delta, patch.steps[0].matrix(), atol=1e-6)
+    assert torch.allclose(delta, patch.changes[0].matrix(), atol=1e-6)
     if key_mode == "original":  # the bare prompt's key: read the edited MLP output there
         site = Site(Component.MLP_OUTPUT, 0)
         position = torch.tensor([token_index(tok, request.prompt, request.subject, "subject_last")])
@@ -86,7 +86,7 @@ def test_edit_makes_the_new_target_the_argmax_and_revert_is_bit_exact(setup):
     after = [next_token(model, tok, r) for r in REQUESTS]
     for (p_before, top_before), (p_after, top_after) in zip(before, after, strict=True):
         assert not top_before and top_after and p_after > p_before
-    assert patch.modules == [anatomy(model).mlp_out_proj_name(0)] and len(patch.steps) == 2
+    assert patch.modules == [anatomy(model).mlp_out_proj_name(0)] and len(patch.changes) == 2
     patch.revert()
     assert all(torch.equal(original[k], v) for k, v in model.state_dict().items())
 
@@ -131,7 +131,7 @@ def test_without_mom2_adjustment_the_direction_is_the_mean_key(setup):
     templates = ContextTemplates.with_prefixes(ROME_TEST_SETTINGS["context_templates"])
     mean_key = subject_keys(anatomy(model), tok, [request], templates, 0, average="flat")[0]
     patch = run_rome(model, tok, cache, [request], mom2_adjustment=False)
-    u = patch.steps[0].right[0]
+    u = patch.changes[0].right[0]
     assert torch.allclose(u, mean_key / mean_key.norm(), atol=1e-6)
 
 

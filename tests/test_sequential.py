@@ -5,7 +5,7 @@ import torch
 from helpers import ROME_TEST_SETTINGS, corpus, tokenizer, trained_tiny_model, world_like_requests
 
 import amend
-from amend.evaluation import evaluate
+from amend.evaluation import EvaluationSettings, evaluate
 from amend.evaluation.plot import run_labels
 from amend.evaluation.sequential import SequentialSettings
 from amend.stats import Corpus
@@ -19,10 +19,8 @@ def run(model, tmp_path, run_dir=None, resume=False, method="rome", **overrides)
         tokenizer(),
         world_like_requests(6),
         method,
-        mode="sequential",
-        progress=False,
-        edit_options=options,
-        sequential=settings,
+        settings=EvaluationSettings("sequential", progress=False, sequential=settings),
+        **options,
         **{**ROME_TEST_SETTINGS, **overrides},
     )
 

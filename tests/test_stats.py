@@ -30,7 +30,8 @@ def test_second_moment_equals_a_per_document_computation():
     for layer in (0, 2):
         total, count = _manual_second_moment(body, tok, texts, layer, 12)
         assert moments[layer].count == count
-        assert torch.allclose(moments[layer].total, total, rtol=1e-6, atol=1e-8)
+        # Batched and per-document float32 forwards may take different kernels: agree to float32 accuracy.
+        assert torch.allclose(moments[layer].total, total, rtol=1e-6, atol=1e-7 * total.abs().max().item())
 
 
 def test_token_budget_is_respected():

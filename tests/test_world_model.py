@@ -3,14 +3,13 @@
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from amend import world
-from amend.cli.app import app
 from amend.diagnostics import free_vector_reach
-from amend.evaluation import evaluate
-from amend.world.defaults import EDIT_DEFAULTS, stats_corpus, write_edit_defaults
-from amend.world.recall import recall_report
+from amend.evaluation import EvaluationSettings, evaluate
+from amend.methods.memit.config import MemitConfig
+from amend.testbeds import world
+from amend.testbeds.world.defaults import EDIT_DEFAULTS
+from amend.testbeds.world.recall import recall_report
 
 
 @pytest.fixture(scope="module")
@@ -34,21 +33,13 @@ def test_shipped_model_reads_stated_facts_in_context(recall):
     assert recall["in_context"] >= 0.95
 
 
-def test_shipped_model_carries_its_editing_defaults(shipped):
+def test_the_shipped_model_is_the_world_testbeds_and_gets_its_defaults_from_it(shipped):
     model, _, _ = shipped
-    assert model.config.amend_defaults == EDIT_DEFAULTS
+    assert json.loads((world.DATA_DIR / "config.json").read_text())["amend_testbed"] == "world"
+    assert "amend_defaults" not in model.config.to_dict()  # the settings live in the testbed, not in the model
+    assert MemitConfig.for_model(model).layers == tuple(EDIT_DEFAULTS["memit"]["layers"])
+    assert MemitConfig.for_model(model, model_defaults={}).layers != tuple(EDIT_DEFAULTS["memit"]["layers"])
     assert sum(p.numel() * p.element_size() for p in model.parameters()) < 20 * 2**20
-
-
-def test_refreshing_a_models_defaults_changes_only_them(tmp_path):
-    shipped_config = json.loads((world.DATA_DIR / "config.json").read_text())
-    stale = {**shipped_config, "amend_defaults": {"rome": {"layer": 5}}}
-    (tmp_path / "config.json").write_text(json.dumps(stale))
-    assert write_edit_defaults(tmp_path) == EDIT_DEFAULTS
-    assert json.loads((tmp_path / "config.json").read_text()) == shipped_config
-    (tmp_path / "config.json").write_text(json.dumps(stale))
-    result = CliRunner().invoke(app, ["world", "defaults", "--path", str(tmp_path)])
-    assert result.exit_code == 0 and json.loads((tmp_path / "config.json").read_text()) == shipped_config
 
 
 def test_a_free_vector_at_the_subject_steers_the_answer(shipped):
@@ -66,9 +57,8 @@ def test_rome_edits_the_world_model(shipped, tmp_path):
         tokenizer,
         requests,
         "rome",
-        protocols=["probability"],
-        progress=False,
-        edit_options={"corpus": stats_corpus(facts), "cache_dir": tmp_path},
+        settings=EvaluationSettings(protocols=("probability",), progress=False),
+        cache_dir=tmp_path,
     )
     summary = {name: value["probability"]["mean"] for name, value in result.summary.items()}
     # On 100 requests (docs/world.md): reliability 0.99, generalization 0.895, neighbours 1.00, same person's other

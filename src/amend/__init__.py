@@ -1,17 +1,12 @@
 """amend: knowledge editing for language models, every method written once, one honest evaluation.
 
 import amend
-patch = amend.edit(model, tokenizer, [amend.EditRequest("{} is located in", "The Eiffel Tower", "Rome")])
+model, tokenizer, _ = amend.world.load()
+patch = amend.edit(model, tokenizer, amend.world.edit_requests(1), method="memit")
 patch.revert()
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("amend")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
-
+from amend.changes import AddVector, ContextFacts, ModuleAdapter, Patch, WeightDelta
 from amend.editing import Editor, edit
 from amend.errors import (
     AmendError,
@@ -21,27 +16,38 @@ from amend.errors import (
     PatchMismatch,
     RecordError,
     UnknownMethod,
+    UnknownName,
     UnsupportedArchitecture,
 )
-from amend.evaluation import evaluate
-from amend.patch import Patch
-from amend.records import EditRequest, Probe, Rephrase
+from amend.evaluation import EvaluationSettings, evaluate
+from amend.requests import DocumentRequest, EditRequest, MultimodalRequest, Probe, Rephrase
+from amend.testbeds import world
+from amend.version import __version__
 
 __all__ = [
+    "AddVector",
     "AmendError",
     "ConfigError",
+    "ContextFacts",
     "DatasetError",
+    "DocumentRequest",
     "EditFailed",
     "EditRequest",
     "Editor",
+    "EvaluationSettings",
+    "ModuleAdapter",
+    "MultimodalRequest",
     "Patch",
     "PatchMismatch",
     "Probe",
     "RecordError",
     "Rephrase",
     "UnknownMethod",
+    "UnknownName",
     "UnsupportedArchitecture",
+    "WeightDelta",
     "__version__",
     "edit",
     "evaluate",
+    "world",
 ]

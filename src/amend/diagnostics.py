@@ -17,11 +17,11 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from amend.architectures import Component, Site, anatomy
-from amend.evaluation.scoring import Scorer
 from amend.hooks import add_at_positions, token_index
+from amend.lm import CausalLM
 from amend.methods.base import frozen
 from amend.methods.locate.target import TargetSettings, optimise_targets
-from amend.records import EditRequest
+from amend.requests import EditRequest
 
 
 def free_vector_reach(
@@ -36,7 +36,7 @@ def free_vector_reach(
     """Mean p̄(new target) a free residual vector reaches at each (layer, position rule), on the edit prompts."""
     body = anatomy(model)
     layers = range(body.num_layers) if layers is None else layers
-    scorer = Scorer(model, tokenizer)
+    lm = CausalLM(model, tokenizer)
     reach = {}
     with frozen(model):
         for layer in layers:
@@ -53,10 +53,10 @@ def free_vector_reach(
                 )
                 delta = optimise_targets(body, tokenizer, requests, ["{}"], site, settings).delta
                 reached = []
-                for request, vector in zip(requests, delta, strict=True):  # one row each: the scorer reorders rows
+                for request, vector in zip(requests, delta, strict=True):  # one row each: the lm reorders rows
                     index = torch.tensor([token_index(tokenizer, request.prompt, request.subject, rule)])
                     with add_at_positions(body, site, index, vector[None]):
-                        (scored,) = scorer.score([(request.text, request.target_new)])
+                        (scored,) = lm.score([(request.text, request.target_new)])
                     reached.append(math.exp(-scored.nll))
                 reach[(layer, rule)] = sum(reached) / len(reached)
     return reach

@@ -48,11 +48,16 @@ class UnsupportedArchitecture(AmendError, KeyError):
         return str(self.args[0])
 
 
-class UnknownMethod(AmendError, KeyError):
-    """A method name that is not registered."""
+class UnknownName(ConfigError, KeyError):
+    """A name that no registry holds (a method, dataset, task, testbed or adapter); the message suggests the
+    closest registered name."""
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class UnknownMethod(UnknownName):
+    """A method name that is not registered."""
 
 
 class EditFailed(AmendError, RuntimeError):

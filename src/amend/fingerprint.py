@@ -1,7 +1,8 @@
 """A model fingerprint: what a patch and a statistics cache are tied to.
 
 It hashes the architecture config and, for every parameter, its name, shape, dtype and the exact bytes of up to
-``SAMPLES`` evenly spaced entries. That tells apart any two checkpoints (and a model before and after an edit,
+``SAMPLES`` evenly spaced entries, and whatever patches attached besides weights (module adapters, context memory:
+:mod:`amend.changes.attachments`). That tells apart any two checkpoints (and a model before and after an edit,
 which changes whole rows or columns), costs milliseconds even for billions of parameters, and is identical on
 every machine for the same weights and dtype.
 """
@@ -15,7 +16,18 @@ import torch
 from torch import nn
 
 SAMPLES = 4096
-_VOLATILE_CONFIG_KEYS = {"_name_or_path", "transformers_version", "torch_dtype", "dtype", "_commit_hash"}
+ATTACHED = "_amend_attached"  # the model attribute holding :class:`amend.changes.attachments.Attachments`
+# Not the model: where it was loaded from, library versions, and amend's own labels (the testbed a model belongs to;
+# the editing defaults world models stored in their config before testbeds existed).
+_VOLATILE_CONFIG_KEYS = {
+    "_name_or_path",
+    "transformers_version",
+    "torch_dtype",
+    "dtype",
+    "_commit_hash",
+    "amend_testbed",
+    "amend_defaults",
+}
 
 
 def fingerprint(model: nn.Module) -> str:
@@ -26,6 +38,9 @@ def fingerprint(model: nn.Module) -> str:
     for name, param in sorted(model.state_dict(keep_vars=True).items()):
         digest.update(f"{name}|{tuple(param.shape)}|{param.dtype}".encode())
         digest.update(_sample_bytes(param.detach()))
+    attachments = model.__dict__.get(ATTACHED)
+    if attachments:  # an unadapted model's fingerprint is the same as before adapters existed
+        digest.update(f"attached|{attachments.digest()}".encode())
     return digest.hexdigest()
 
 

@@ -97,6 +97,7 @@ class Batch:
     attention_mask: torch.Tensor  # (batch, seq)
     lengths: torch.Tensor  # (batch,) unpadded lengths
     position_ids: torch.Tensor | None = None  # (batch, seq), left padding only
+    pixel_values: torch.Tensor | None = None  # (batch, channels, height, width): the images of a vision-language batch
 
     @property
     def offsets(self) -> torch.Tensor:
@@ -107,19 +108,25 @@ class Batch:
 
     def to(self, device: torch.device | str) -> Batch:
         positions = None if self.position_ids is None else self.position_ids.to(device)
-        return Batch(self.input_ids.to(device), self.attention_mask.to(device), self.lengths.to(device), positions)
+        pixels = None if self.pixel_values is None else self.pixel_values.to(device)
+        return Batch(
+            self.input_ids.to(device), self.attention_mask.to(device), self.lengths.to(device), positions, pixels
+        )
 
     def select(self, rows: torch.Tensor) -> Batch:
         """A right-padded batch holding only ``rows`` (trimmed to their longest length)."""
         if self.position_ids is not None:
             raise ValueError("select() is for right-padded batches")
         width = int(self.lengths[rows].max())
-        return Batch(self.input_ids[rows, :width], self.attention_mask[rows, :width], self.lengths[rows])
+        pixels = None if self.pixel_values is None else self.pixel_values[rows]
+        return Batch(self.input_ids[rows, :width], self.attention_mask[rows, :width], self.lengths[rows], None, pixels)
 
     def model_inputs(self) -> dict[str, torch.Tensor]:
         inputs = {"input_ids": self.input_ids, "attention_mask": self.attention_mask}
         if self.position_ids is not None:
             inputs["position_ids"] = self.position_ids
+        if self.pixel_values is not None:
+            inputs["pixel_values"] = self.pixel_values
         return inputs
 
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from amend.world.corpus import (
+from amend.testbeds.world.corpus import (
     CONTEXT_PREFIXES,
     NO,
     YES,
@@ -21,7 +21,7 @@ from amend.world.corpus import (
     two_hop_people,
     with_prefix,
 )
-from amend.world.generator import PERSON_RELATIONS, TWO_HOP_RELATION, World, generate
+from amend.testbeds.world.generator import PERSON_RELATIONS, TWO_HOP_RELATION, World, generate
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from amend.records import fill
-from amend.world.generator import (
+from amend.requests import fill
+from amend.testbeds.world.generator import (
     CITY_RELATION,
     PERSON_RELATIONS,
     TWO_HOP_RELATION,

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from amend.records import EditRequest
-from amend.world import DATA_DIR, PERSON_RELATIONS, TWO_HOP_RELATION, World, edit_requests, generate
+from amend.requests import EditRequest
+from amend.testbeds.world import DATA_DIR, PERSON_RELATIONS, TWO_HOP_RELATION, World, edit_requests, generate
 
 
 @pytest.fixture(scope="module")

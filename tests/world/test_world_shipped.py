@@ -13,8 +13,8 @@ from transformers import GPT2LMHeadModel, PreTrainedTokenizerFast
 from amend.architectures import Component, Site, anatomy
 from amend.methods.base import frozen
 from amend.methods.locate.target import TargetSettings, optimise_targets
-from amend.world import DATA_DIR, World, edit_requests, load
-from amend.world.recall import accuracy, template_cases
+from amend.testbeds.world import DATA_DIR, World, edit_requests, load
+from amend.testbeds.world.recall import accuracy, template_cases
 
 Shipped = tuple[GPT2LMHeadModel, PreTrainedTokenizerFast, World]
 

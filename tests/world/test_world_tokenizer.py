@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from amend.records import fill
-from amend.world.corpus import CorpusSpec, epoch_texts
-from amend.world.generator import World, generate
-from amend.world.tokenizer import build_tokenizer, single_token_ids
+from amend.requests import fill
+from amend.testbeds.world.corpus import CorpusSpec, epoch_texts
+from amend.testbeds.world.generator import World, generate
+from amend.testbeds.world.tokenizer import build_tokenizer, single_token_ids
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,11 @@ from pathlib import Path
 import torch
 from transformers import GPT2LMHeadModel
 
-from amend.world import load
-from amend.world.generator import generate
-from amend.world.recall import answer_token
-from amend.world.tokenizer import build_tokenizer
-from amend.world.train import CARD_FILE, PRESETS, model_config, seed_subject_embeddings, train
+from amend.testbeds.world import load
+from amend.testbeds.world.generator import generate
+from amend.testbeds.world.recall import answer_token
+from amend.testbeds.world.tokenizer import build_tokenizer
+from amend.testbeds.world.train import CARD_FILE, PRESETS, model_config, seed_subject_embeddings, train
 
 
 def test_tiny_trains_fast_and_learns(tmp_path: Path) -> None:

@@ -21,7 +21,8 @@ app = typer.Typer(
     "  amend edit --model gpt2-xl --method rome --requests edits.json --out runs/eiffel\n\n"
     "  amend apply runs/eiffel --model gpt2-xl --save-model runs/eiffel-model\n\n"
     "  amend validate --dataset counterfact counterfact.json\n\n"
-    "  amend evaluate --model gpt2-xl --dataset zsre --path zsre_mend_eval.json --mode batch",
+    "  amend evaluate --model gpt2-xl --dataset zsre --path zsre_mend_eval.json --mode batch\n\n"
+    "  amend evaluate --testbed world --method memit --mode sequential --batch-size 50 -n 200",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -47,22 +48,22 @@ def edit(
 ) -> None:
     """Edit a model and write the patch (and optionally the edited model)."""
     from amend.cli.loading import load_model, load_requests, parse_overrides
-    from amend.editing import edit as run_edit
+    from amend.editing import Editor, method_config
     from amend.stats import Corpus
 
-    overrides = parse_overrides(set_, config)
     edit_requests = load_requests(requests)
     lm, tokenizer = load_model(model, device)
-    patch = run_edit(
+    method_settings = method_config(method, lm, parse_overrides(set_, config))
+    editor = Editor(
         lm,
         tokenizer,
-        edit_requests,
         method,
+        config=method_settings,
         cache_dir=cache_dir,
         corpus=Corpus.from_file(corpus) if corpus else None,
         progress=True,
-        **overrides,
     )
+    patch = editor.edit(edit_requests)
     patch.save(out)
     console.print(f"[green]edited[/] {len(edit_requests)} request(s) with {patch.method}; patch written to {out}")
     if save_model:
@@ -75,19 +76,22 @@ def edit(
 def evaluate(
     model: Annotated[str | None, typer.Option("--model", "-m", help="Local directory or hub id.")] = None,
     requests: Annotated[Path | None, typer.Option(help="JSON list or JSONL file of edit requests.")] = None,
-    world: Annotated[bool, typer.Option(help="Use the shipped knowledge-world model and its requests.")] = False,
-    world_dir: Annotated[
+    testbed: Annotated[
+        str | None, typer.Option(help="Use a testbed's model and requests (`amend ls` lists them; e.g. world).")
+    ] = None,
+    testbed_dir: Annotated[
         Path | None,
         typer.Option(
-            help="Use this trained world-model folder (`amend world train`) instead of the shipped one.",
+            help="The testbed's model from this folder (one `amend world train` wrote) instead of the shipped one.",
             exists=True,
             file_okay=False,
         ),
     ] = None,
-    num_requests: Annotated[int, typer.Option("--num-requests", "-n", help="World requests (with --world).")] = 100,
-    seed: Annotated[int, typer.Option(help="Seed of the world requests.")] = 0,
+    num_requests: Annotated[int, typer.Option("--num-requests", "-n", help="Testbed requests (with --testbed).")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of the testbed requests.")] = 0,
     method: Annotated[str, typer.Option(help="Editing method, or 'none' for the unedited model.")] = "rome",
     mode: Annotated[str, typer.Option(help="single, batch or sequential.")] = "single",
+    task: Annotated[str, typer.Option(help="Evaluation task (`amend ls` lists them).")] = "edit",
     protocol: Annotated[
         list[str] | None, typer.Option(help="probability, token_accuracy, exact_match (repeatable; default all).")
     ] = None,
@@ -123,64 +127,72 @@ def evaluate(
 ) -> None:
     """Edit in single, batch or sequential mode; report reliability, generalization, locality, portability.
 
-    Requests come from --requests (amend's format), --dataset with --path (a benchmark file), or --world (the
-    shipped world model, or the one in --world-dir). Sequential
-    mode applies batches of --batch-size without restoring, evaluates each batch right after it is written and all
-    edits so far every --checkpoint-every batches, saves itself to OUT/run, and --resume continues.
+    Requests come from --requests (amend's format), --dataset with --path (a benchmark file), or --testbed (its
+    shipped model, or the one in --testbed-dir, with its own requests, statistics corpus and editing defaults).
+    Sequential mode applies batches of --batch-size without restoring, evaluates each batch right after it is
+    written and all edits so far every --checkpoint-every batches, saves itself to OUT/run, and --resume continues.
     """
     from amend.cli.loading import parse_overrides
-    from amend.evaluation import PROTOCOLS
+    from amend.editing import method_config
+    from amend.evaluation import PROTOCOLS, EvaluationSettings
     from amend.evaluation import evaluate as run_evaluation
     from amend.evaluation.generation import GenerationSettings, load_references
     from amend.evaluation.sequential import SequentialSettings
     from amend.stats import Corpus
 
-    lm, tokenizer, edit_requests, stats_corpus = _evaluation_inputs(
-        model, requests, world, world_dir, num_requests, seed, device
+    settings = EvaluationSettings(
+        mode=mode,
+        protocols=tuple(protocol or PROTOCOLS),
+        task=task,
+        forward_batch_size=forward_batch_size,
+        sequential=SequentialSettings(batch_size, checkpoint_every, out / "run", save_every, resume),
+        generation=GenerationSettings(generation, **parse_overrides(generation_option)) if generation else None,
     )
     if dataset or path:
         from amend.cli.datasets import dataset_requests
 
         if not (dataset and path):
             raise typer.BadParameter("--dataset and --path go together")
-        edit_requests = dataset_requests(dataset, path, dataset_option, skip_invalid)
+        edit_requests = dataset_requests(dataset, path, dataset_option, skip_invalid, settings.task)
+    lm, tokenizer, testbed_requests = _evaluation_inputs(
+        model, requests, testbed, testbed_dir, num_requests, seed, device
+    )
+    if not (dataset or path):
+        edit_requests = testbed_requests
     if not edit_requests:
         raise typer.BadParameter("give the requests: --requests, or --dataset with --path")
-    if corpus:
-        stats_corpus = Corpus.from_file(corpus)
+    chosen = None if method == "none" else method
+    method_settings = None if chosen is None else method_config(chosen, lm, parse_overrides(set_, config))
     result = run_evaluation(
         lm,
         tokenizer,
         edit_requests[:num_edits],
-        None if method == "none" else method,
-        mode=mode,
-        protocols=protocol or PROTOCOLS,
-        batch_size=forward_batch_size,
-        sequential=SequentialSettings(batch_size, checkpoint_every, out / "run", save_every, resume),
-        edit_options={"cache_dir": cache_dir, "corpus": stats_corpus},
-        generation=GenerationSettings(generation, **parse_overrides(generation_option)) if generation else None,
+        chosen,
+        settings=settings,
+        config=method_settings,
+        cache_dir=cache_dir,
+        corpus=Corpus.from_file(corpus) if corpus else None,
         references=load_references(references) if references else None,
-        **parse_overrides(set_, config),
     )
     console.print(result.table())
     console.print(f"results written to {result.save(out)}")
 
 
-def _evaluation_inputs(model, requests, world, world_dir, num_requests, seed, device):
-    """Model, tokenizer, requests and statistics corpus from either --world (or --world-dir) or --model/--requests."""
+def _evaluation_inputs(model, requests, testbed, testbed_dir, num_requests, seed, device):
+    """Model, tokenizer and requests from --testbed (or --testbed-dir) or from --model/--requests."""
     from amend.cli.loading import load_model, load_requests
 
-    if world or world_dir is not None:
-        from amend import world as knowledge_world
-        from amend.world.defaults import stats_corpus
+    if testbed_dir is not None and testbed is None:
+        raise typer.BadParameter("--testbed-dir goes with --testbed NAME")
+    if testbed is not None:
+        from amend.testbeds import load
 
-        lm, tokenizer, facts = knowledge_world.load(world_dir)
-        requests = knowledge_world.edit_requests(num_requests, seed, world=facts)
-        return lm.to(device), tokenizer, requests, stats_corpus(facts)
+        bundle = load(testbed, testbed_dir)
+        return bundle.model.to(device), bundle.tokenizer, bundle.requests(num_requests, seed)
     if not model:
-        raise typer.BadParameter("give --model (with --requests or --dataset/--path), or --world")
+        raise typer.BadParameter("give --model (with --requests or --dataset/--path), or --testbed")
     lm, tokenizer = load_model(model, device)
-    return lm, tokenizer, load_requests(requests) if requests else [], None
+    return lm, tokenizer, load_requests(requests) if requests else []
 
 
 @app.command()
@@ -203,8 +215,8 @@ def apply(
     device: Annotated[str, typer.Option(help="torch device.")] = "cpu",
 ) -> None:
     """Apply a saved patch to the model it was computed on and save the result."""
+    from amend.changes import Patch
     from amend.cli.loading import load_model
-    from amend.patch import Patch
 
     lm, tokenizer = load_model(model, device)
     Patch.load(patch_dir).apply(lm)
@@ -217,9 +229,10 @@ def apply(
 def list_(
     method: Annotated[str | None, typer.Option(help="Show one method's config fields.")] = None,
 ) -> None:
-    """List editing methods and supported architectures (or one method's options)."""
+    """List methods, datasets, tasks, testbeds and supported architectures (or one method's options)."""
     from amend.architectures import ARCHITECTURES
-    from amend.methods import METHODS, load_method
+    from amend.methods import load_method
+    from amend.registry import DATASETS, METHODS, TASKS, TESTBEDS
 
     if method:
         config_cls = load_method(method).config_cls
@@ -228,10 +241,11 @@ def list_(
             table.add_row(field.name, repr(field.default), field.metadata.get("help", ""))
         console.print(table)
         return
-    methods = Table("method", "implementation", title="methods")
-    for name, target in sorted(METHODS.items()):
-        methods.add_row(name, target)
-    console.print(methods)
+    for registry in (METHODS, DATASETS, TASKS, TESTBEDS):
+        entries = Table(registry.kind, "implementation", title=f"{registry.kind}s")
+        for name, target in registry.items():
+            entries.add_row(name, target)
+        console.print(entries)
     archs = Table("model_type", "layers", "edited MLP projection", "attention output", title="architectures")
     for model_type, spec in sorted(ARCHITECTURES.items()):
         archs.add_row(model_type, spec.layers, spec.mlp_out_proj, spec.attn_out_proj)

@@ -57,14 +57,23 @@ def report(loaded) -> None:
         console.print(f"  [red]invalid[/] {escape(str(error).removeprefix(f'{loaded.source}: '))}")
 
 
-def dataset_requests(dataset: str, path: Path, pairs: list[str] | None, skip_invalid: bool) -> list:
-    """The edit requests of a dataset file for evaluation; bad records stop the run unless ``skip_invalid``."""
-    from amend.datasets import EDIT, dataset_format, read
+def dataset_requests(dataset: str, path: Path, pairs: list[str] | None, skip_invalid: bool, task: str) -> list:
+    """The requests of a dataset file for evaluation by ``task``; bad records stop the run unless
+    ``skip_invalid``. A dataset is refused, before its file is read, only when no task reads its request kind or the
+    chosen task reads another."""
+    from amend.datasets import dataset_format, read
+    from amend.evaluation.tasks import tasks_reading
 
-    if dataset_format(dataset).produces != EDIT:
+    kind = dataset_format(dataset).produces
+    readers = tasks_reading(kind)
+    if not readers:
         raise ConfigError(
-            f"dataset {dataset!r} holds {dataset_format(dataset).produces} requests; amend evaluate edits text-only "
-            "language models (read them with amend.datasets.load)"
+            f"dataset {dataset!r} holds {kind} requests, and no evaluation task reads {kind} requests yet "
+            "(read them with amend.datasets.load)"
+        )
+    if task not in readers:
+        raise ConfigError(
+            f"dataset {dataset!r} holds {kind} requests, which task {task!r} does not read; use --task {readers[0]}"
         )
     loaded = read(dataset, path, **parse_options(pairs))
     if loaded.invalid and not skip_invalid:

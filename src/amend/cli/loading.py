@@ -10,7 +10,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from amend.errors import ConfigError
-from amend.records import EditRequest
+from amend.requests import EditRequest
 
 
 def load_model(name_or_path: str, device: str = "cpu", dtype: str = "float32"):

@@ -30,7 +30,7 @@ def train_world(
     """Generate the world and train its model from scratch (deterministic given the seed)."""
     from dataclasses import replace
 
-    from amend.world.train import PRESETS, train
+    from amend.testbeds.world.train import PRESETS, train
 
     if preset not in PRESETS:
         raise typer.BadParameter(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
@@ -39,21 +39,11 @@ def train_world(
     _print_recall(card["recall"], f"trained in {card['train_seconds']:.0f}s, {card['parameters']:,} parameters")
 
 
-@world_app.command("defaults")
-def refresh_defaults(path: PathOption = None) -> None:
-    """Write the current editing defaults (amend.world.defaults) into a model's config.amend_defaults."""
-    from amend.world import model_dir
-    from amend.world.defaults import write_edit_defaults
-
-    written = write_edit_defaults(path)
-    console.print(f"editing defaults for {', '.join(sorted(written))} written to {model_dir(path) / 'config.json'}")
-
-
 @world_app.command("recall")
 def recall(path: PathOption = None) -> None:
     """Top-1 recall of the model on training and held-out templates, in-context reading and relevance."""
-    from amend import world
-    from amend.world.recall import recall_report
+    from amend.testbeds import world
+    from amend.testbeds.world.recall import recall_report
 
     model, tokenizer, facts = world.load(path)
     _print_recall(recall_report(model, tokenizer, facts), "recall")
@@ -66,8 +56,8 @@ def probe(
     steps: Annotated[int, typer.Option(help="Optimisation steps per vector.")] = 100,
 ) -> None:
     """Best p(new) a free residual vector reaches, per layer, at the subject's last token and the final token."""
-    from amend import world
     from amend.diagnostics import free_vector_reach
+    from amend.testbeds import world
 
     model, tokenizer, facts = world.load(path)
     reach = free_vector_reach(model, tokenizer, world.edit_requests(requests, seed=1, world=facts), steps=steps)
@@ -87,8 +77,8 @@ def export_counterfact(
     """Write world edit requests as a CounterFact file (ROME/MEMIT format), for `amend evaluate --dataset`."""
     import json
 
-    from amend import world
-    from amend.world.export import counterfact_records
+    from amend.testbeds import world
+    from amend.testbeds.world.export import counterfact_records
 
     records = counterfact_records(requests, seed, world.load_world(path))
     out.write_text(json.dumps(records, indent=2))

@@ -13,9 +13,10 @@ Formats (:data:`DATASETS`): ``counterfact`` (ROME/MEMIT), ``counterfact-easyedit
 Each format module's docstring says how its fields map and which conventions it follows.
 """
 
+from amend.datasets.formats import Format, dataset_format
 from amend.datasets.loading import Loaded, Skipped, load, read
-from amend.datasets.records import DocumentRequest, ImageProbe, MultimodalRequest
-from amend.datasets.registry import DATASETS, DOCUMENT, EDIT, MULTIMODAL, Format, dataset_format
+from amend.registry import DATASETS
+from amend.requests import DOCUMENT, EDIT, MULTIMODAL, DocumentRequest, ImageProbe, MultimodalRequest
 
 __all__ = [
     "DATASETS",

@@ -20,7 +20,7 @@ its ``locality_ground_truth``. The ``case_id`` of either layout is the request i
 from __future__ import annotations
 
 from amend.datasets.fields import Record
-from amend.records import EditRequest, Probe, Rephrase
+from amend.requests import EditRequest, Probe, Rephrase
 
 PARAPHRASE, NEIGHBORHOOD, ATTRIBUTE = "paraphrase", "neighborhood", "attribute"
 

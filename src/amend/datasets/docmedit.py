@@ -10,7 +10,7 @@ passages) and ``id`` (the page ids). Triples (``*_sro``) and other extra keys ar
 from __future__ import annotations
 
 from amend.datasets.fields import Record
-from amend.datasets.records import DocumentRequest
+from amend.requests import DocumentRequest
 
 
 def parse(record: Record) -> list[DocumentRequest]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from amend.errors import RecordError
-from amend.records import PLACEHOLDER
+from amend.requests import PLACEHOLDER
 
 T = TypeVar("T")
 _FIELD_HEAD = re.compile(r"[^.\[]+")
@@ -158,3 +159,8 @@ class Record:
         if not allow_empty and not value.strip():
             raise self.error(key, "is empty")
         return value
+
+
+def resolve(root: str | Path | None, relative: str) -> Path:
+    """``relative`` under ``root``, or as written when no root is given (image paths are never opened here)."""
+    return Path(root) / relative if root is not None else Path(relative)

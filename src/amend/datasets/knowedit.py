@@ -16,7 +16,7 @@ another layout and are not read here.
 from __future__ import annotations
 
 from amend.datasets.fields import Record
-from amend.records import EditRequest, Probe, Rephrase
+from amend.requests import EditRequest, Probe, Rephrase
 
 PORTABILITY_KINDS = ("Reasoning", "Subject_Aliasing", "Logical_Generalization")
 LOCALITY_KINDS = ("Relation_Specificity", "Forgetfulness")

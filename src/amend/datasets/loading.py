@@ -8,8 +8,9 @@ from typing import Any
 
 from amend.datasets.fields import Record, Skip
 from amend.datasets.files import BadLine, read_records
-from amend.datasets.registry import dataset_format, resolve
+from amend.datasets.formats import dataset_format
 from amend.errors import ConfigError, RecordError
+from amend.registry import resolve
 
 
 @dataclass(frozen=True)

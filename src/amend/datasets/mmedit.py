@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from amend.datasets.fields import Record, Skip
-from amend.datasets.records import ImageProbe, MultimodalRequest, resolve
-from amend.records import Probe, Rephrase
+from amend.datasets.fields import Record, Skip, resolve
+from amend.requests import ImageProbe, MultimodalRequest, Probe, Rephrase
 
 
 def parse_vqa(

@@ -21,7 +21,7 @@ is glued together: each probe is one prompt. The case's probes sit on its first 
 from __future__ import annotations
 
 from amend.datasets.fields import Record
-from amend.records import EditRequest, Probe, Rephrase
+from amend.requests import EditRequest, Probe, Rephrase
 
 
 def parse(record: Record) -> list[EditRequest]:

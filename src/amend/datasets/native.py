@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from amend.datasets.fields import Record
-from amend.records import EditRequest
+from amend.requests import EditRequest
 
 
 def parse(record: Record) -> list[EditRequest]:

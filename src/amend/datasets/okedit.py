@@ -20,11 +20,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from amend.datasets.fields import Record, Skip
+from amend.datasets.fields import Record, Skip, resolve
 from amend.datasets.files import read_json
-from amend.datasets.records import ImageProbe, MultimodalRequest, resolve
 from amend.errors import DatasetError
-from amend.records import Rephrase
+from amend.requests import ImageProbe, MultimodalRequest, Rephrase
 
 ANNOTATIONS, QUESTIONS = "mscoco_val2014_annotations", "OpenEnded_mscoco_val2014_questions"
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from amend.datasets.fields import Record, Skip
 from amend.errors import ConfigError
-from amend.records import EditRequest, Probe, Rephrase
+from amend.requests import EditRequest, Probe, Rephrase
 
 TARGETS = ("answers", "alt")
 DEFAULT_TARGET = "answers"

@@ -15,8 +15,8 @@ from typing import Any
 
 from amend.errors import ConfigError
 from amend.evaluation.metrics import mean_fluency, tfidf_cosine
-from amend.evaluation.scoring import Scorer
-from amend.records import EditRequest
+from amend.lm import LanguageModel
+from amend.requests import EditRequest
 
 SAMPLINGS = ("top_k", "greedy")
 PROTOCOL = "generation"
@@ -51,10 +51,10 @@ class GenerationSettings:
         return out
 
 
-def generate_texts(scorer: Scorer, prompts: Sequence[str], settings: GenerationSettings) -> list[str]:
+def generate_texts(lm: LanguageModel, prompts: Sequence[str], settings: GenerationSettings) -> list[str]:
     """One continuation of each prompt under ``settings``."""
     top_k = settings.top_k if settings.sampling == "top_k" else None
-    return scorer.generate(prompts, [settings.max_new_tokens] * len(prompts), top_k=top_k, seed=settings.seed)
+    return lm.generate(prompts, [settings.max_new_tokens] * len(prompts), top_k=top_k, seed=settings.seed)
 
 
 class Generations:
@@ -65,11 +65,11 @@ class Generations:
         self.requests = requests
         self.texts: dict[int, list[str]] = {}
 
-    def run(self, scorer: Scorer, members: Sequence[int]) -> None:
+    def run(self, lm: LanguageModel, members: Sequence[int]) -> None:
         """Generate for ``members`` (request indices) with the model as it is now."""
         chosen = [r for r in members if self.requests[r].generation]
         prompts = [prompt for r in chosen for prompt in self.requests[r].generation]
-        texts = iter(generate_texts(scorer, prompts, self.settings))
+        texts = iter(generate_texts(lm, prompts, self.settings))
         for r in chosen:
             self.texts[r] = [next(texts) for _ in self.requests[r].generation]
 

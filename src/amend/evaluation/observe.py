@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from amend.evaluation.items import GENERALIZATION, LOCALITY, RELIABILITY, Item
 from amend.evaluation.metrics import exact_match, first_clause, normalize, prefers, token_accuracy, token_agreement
 from amend.evaluation.metrics.probability import conflict_probability
-from amend.evaluation.scoring import Scored, Scorer
+from amend.evaluation.tasks import GENERALIZATION, LOCALITY, RELIABILITY, Item
+from amend.lm import LanguageModel, Scored
 
 EXTRA_GENERATED_TOKENS = 3  # generation may run this far past the answer's length before being cut at a clause
 CONFLICT = "conflict"  # how much the edited model still gives the old object (lower is better)
@@ -44,7 +44,7 @@ class Observation:
         return out
 
 
-def observe(scorer: Scorer, items: Sequence[Item], protocols: Sequence[str]) -> list[Observation]:
+def observe(lm: LanguageModel, items: Sequence[Item], protocols: Sequence[str]) -> list[Observation]:
     """Score every item's answer (and foil and aliases), and generate when exact match is asked for: batched over
     all items."""
     pairs = [(item.prompt, item.answer) for item in items]
@@ -52,7 +52,7 @@ def observe(scorer: Scorer, items: Sequence[Item], protocols: Sequence[str]) -> 
     pairs += [(items[i].prompt, items[i].foil) for i in foil_index]  # type: ignore[misc]
     alias_index = [(i, alias) for i, item in enumerate(items) for alias in item.aliases]
     pairs += [(items[i].prompt, alias) for i, alias in alias_index]
-    scored = scorer.score(pairs)
+    scored = lm.score(pairs)
     answers = scored[: len(items)]
     foils = dict(zip(foil_index, scored[len(items) : len(items) + len(foil_index)], strict=True))
     aliases: dict[int, list[Scored]] = {}
@@ -64,7 +64,7 @@ def observe(scorer: Scorer, items: Sequence[Item], protocols: Sequence[str]) -> 
             max(len(a.answer_ids) for a in [answers[i], *aliases.get(i, [])]) + EXTRA_GENERATED_TOKENS
             for i in range(len(items))
         ]
-        generations = list(scorer.generate([item.prompt for item in items], limits))
+        generations = list(lm.generate([item.prompt for item in items], limits))
     return [Observation(answers[i], foils.get(i), generations[i], tuple(aliases.get(i, ()))) for i in range(len(items))]
 
 

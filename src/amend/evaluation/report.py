@@ -137,7 +137,7 @@ def run_metadata() -> dict[str, Any]:
     import torch
     import transformers
 
-    from amend import __version__
+    from amend.version import __version__
 
     return {
         "amend_version": __version__,

@@ -16,26 +16,90 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from torch import nn
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
-from amend.editing import as_requests, edit
+from amend.editing import Editor, as_requests, method_config
 from amend.errors import ConfigError
 from amend.evaluation.generation import PROTOCOL as GENERATION
 from amend.evaluation.generation import Generations, GenerationSettings, quality
-from amend.evaluation.items import LOCALITY, Item, items_of
 from amend.evaluation.metrics import PROTOCOLS
 from amend.evaluation.observe import Observation, item_values, observe
 from amend.evaluation.report import EvalResult, aggregate, named_values
-from amend.evaluation.scoring import Scorer
 from amend.evaluation.sequential import SequentialSettings, run_sequential
+from amend.evaluation.tasks import LOCALITY, Item, task
 from amend.fingerprint import fingerprint
-from amend.records import EditRequest
+from amend.lm import CausalLM, LanguageModel
+from amend.methods import load_method
+from amend.methods.config import MethodConfig
+from amend.registry import TASKS
+from amend.requests import EditRequest
+from amend.stats import Corpus, StatsCache
 
 MODES = ("single", "batch", "sequential")
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """How an evaluation runs (``amend evaluate`` builds this from its flags).
+
+    Attributes:
+        mode: ``single``, ``batch`` or ``sequential``.
+        protocols: Among ``probability``, ``token_accuracy``, ``exact_match``; each reported on its own.
+        task: The evaluation task (:data:`amend.registry.TASKS`); it decides which request kind is read.
+        forward_batch_size: Prompts per forward pass when scoring and generating.
+        progress: Show progress bars.
+        sequential: Batch size, checkpoints, saving and resuming of the sequential mode.
+        generation: Generate from the requests' generation prompts and report fluency (and consistency).
+    """
+
+    mode: str = "single"
+    protocols: tuple[str, ...] = PROTOCOLS
+    task: str = "edit"
+    forward_batch_size: int = 64
+    progress: bool = True
+    sequential: SequentialSettings = field(default_factory=SequentialSettings)
+    generation: GenerationSettings | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse a bad mode, protocol or task before any work (pre-edit observation is the slow part of a run)."""
+        object.__setattr__(self, "protocols", tuple(self.protocols))
+        if self.mode not in MODES:
+            raise ConfigError(f"mode must be one of {MODES}, not {self.mode!r}")
+        if self.generation is not None and self.mode == "sequential":
+            raise ConfigError("fluency and consistency are measured in single and batch modes, not sequential")
+        unknown = sorted(set(self.protocols) - set(PROTOCOLS))
+        if unknown:
+            raise ConfigError(f"unknown protocol(s) {unknown}; choose from {PROTOCOLS}")
+        if self.forward_batch_size < 1:
+            raise ConfigError("forward_batch_size must be positive")
+        TASKS.target(self.task)
+
+
+@dataclass(frozen=True)
+class EditSetup:
+    """What edits the model: a method, its resolved config, and where its statistics come from and go."""
+
+    method: str
+    config: MethodConfig
+    cache_dir: str | Path | StatsCache | None = None
+    corpus: Corpus | Sequence[str] | str | Path | None = None
+
+    def editor(self, model: nn.Module, tokenizer: PreTrainedTokenizerBase, progress: bool = False) -> Editor:
+        return Editor(
+            model,
+            tokenizer,
+            self.method,
+            config=self.config,
+            cache_dir=self.cache_dir,
+            corpus=self.corpus,
+            progress=progress,
+        )
 
 
 def evaluate(
@@ -44,13 +108,10 @@ def evaluate(
     requests: Iterable[EditRequest | dict[str, Any]],
     method: str | None = "rome",
     *,
-    mode: str = "single",
-    protocols: Sequence[str] = PROTOCOLS,
-    batch_size: int = 64,
-    progress: bool = True,
-    edit_options: dict[str, Any] | None = None,
-    sequential: SequentialSettings | None = None,
-    generation: GenerationSettings | None = None,
+    settings: EvaluationSettings | None = None,
+    config: MethodConfig | Mapping[str, Any] | None = None,
+    cache_dir: str | Path | StatsCache | None = None,
+    corpus: Corpus | Sequence[str] | str | Path | None = None,
     references: Mapping[str, Sequence[str]] | None = None,
     idf: Mapping[str, float] | None = None,
     **overrides: Any,
@@ -58,58 +119,52 @@ def evaluate(
     """Evaluate ``method`` on ``requests``; ``method=None`` evaluates the unedited model only.
 
     Args:
-        edit_options: Keyword arguments of :func:`amend.edit` other than config fields (``cache_dir``, ``corpus``).
-        sequential: Batch size, checkpoints, saving and resuming of the sequential mode.
-        generation: Generate from the requests' generation prompts and report fluency (and consistency).
+        settings: Mode, protocols, task, batching, sequential and generation settings.
+        config: The method's config (its dataclass), or a mapping of its fields (as :class:`amend.Editor`).
+        cache_dir: Where statistics are cached.
+        corpus: The statistics corpus, replacing the testbed's and the config's.
         references: Reference texts for consistency, by request id.
         idf: The IDF table of consistency's TF-IDF (default: fitted on the texts compared).
         **overrides: Fields of the method's config.
     """
-    _check_arguments(mode, protocols, generation)
+    settings = settings or EvaluationSettings()
     requests = as_requests(list(requests))
-    items = items_of(requests)
-    scorer = Scorer(model, tokenizer, batch_size=batch_size)
+    items = task(settings.task).items(requests)
+    setup = None
+    lm: LanguageModel = CausalLM(model, tokenizer, batch_size=settings.forward_batch_size)
+    if method is not None:
+        setup = EditSetup(method, method_config(method, model, config, **overrides), cache_dir, corpus)
+        lm = load_method(method).observed(lm, model)
     model_info = describe(model)
-    before = observe(scorer, items, protocols)
+    protocols = settings.protocols
+    before = observe(lm, items, protocols)
     texts_before = texts_after = None
-    if generation is not None:
-        texts_before, texts_after = Generations(generation, requests), Generations(generation, requests)
-        texts_before.run(scorer, range(len(requests)))
-    after, config, seconds, extra = before, {}, [0.0] * len(requests), {}
-    options = {**(edit_options or {}), **overrides}
-    if method is not None and mode == "sequential":
-        after, config, seconds, extra = run_sequential(
-            model,
-            tokenizer,
-            requests,
-            items,
-            before,
-            scorer,
-            method,
-            protocols,
-            options,
-            sequential or SequentialSettings(),
-            progress,
+    if settings.generation is not None:
+        texts_before = Generations(settings.generation, requests)
+        texts_after = Generations(settings.generation, requests)
+        texts_before.run(lm, range(len(requests)))
+    after, config_used, seconds, extra = before, {}, [0.0] * len(requests), {}
+    if setup is not None and settings.mode == "sequential":
+        after, config_used, seconds, extra = run_sequential(
+            model, tokenizer, requests, items, before, lm, setup, settings
         )
-    elif method is not None:
-        run = _single if mode == "single" else _batch
-        after, config, seconds = run(
-            model, tokenizer, requests, items, scorer, method, protocols, options, progress, texts_after
-        )
+    elif setup is not None:
+        run = _single if settings.mode == "single" else _batch
+        after, config_used, seconds = run(model, tokenizer, requests, items, lm, setup, settings, texts_after)
     elif texts_after is not None:
         texts_after.texts = texts_before.texts
     result = _result(
         method or "none",
-        mode,
+        settings.mode,
         list(protocols),
-        config,
+        config_used,
         model_info,
         requests,
         items,
         before,
         after,
         seconds,
-        tokenizer.decode,
+        lm.decode,
     )
     result.extra.update(extra)
     if texts_before is not None:
@@ -117,60 +172,59 @@ def evaluate(
     return result
 
 
-def _check_arguments(mode: str, protocols: Sequence[str], generation: GenerationSettings | None) -> None:
-    """Refuse a bad mode or protocol before any work (pre-edit observation is the slow part of a run)."""
-    if mode not in MODES:
-        raise ConfigError(f"mode must be one of {MODES}, not {mode!r}")
-    if generation is not None and mode == "sequential":
-        raise ConfigError("fluency and consistency are measured in single and batch modes, not sequential")
-    unknown = sorted(set(protocols) - set(PROTOCOLS))
-    if unknown:
-        raise ConfigError(f"unknown protocol(s) {unknown}; choose from {PROTOCOLS}")
-
-
-def _single(model, tokenizer, requests, items, scorer, method, protocols, options, progress, texts=None):
+def _single(model, tokenizer, requests, items, lm, setup: EditSetup, settings: EvaluationSettings, texts=None):
+    """Each request (or ``group``) edited, observed and reverted before the next: one editor, reset each time."""
     after: list[Observation | None] = [None] * len(items)
+    by_request = _items_by_request(items)
+    seconds = [0.0] * len(requests)
+    editor = setup.editor(model, tokenizer)
+    groups = edit_groups(requests)
+    for members in tqdm(groups, desc=f"{setup.method} single", disable=not settings.progress):
+        start = time.perf_counter()
+        editor.edit([requests[r] for r in members])
+        for r in members:
+            seconds[r] = (time.perf_counter() - start) / len(members)
+        try:
+            indices = [i for r in members for i in by_request.get(r, [])]
+            seen = observe(lm, [items[i] for i in indices], settings.protocols)
+            for index, observation in zip(indices, seen, strict=True):
+                after[index] = observation
+            if texts is not None:
+                texts.run(lm, members)
+        finally:
+            editor.revert()
+    return after, editor.config.to_dict(), seconds
+
+
+def _items_by_request(items: Sequence[Item]) -> dict[int, list[int]]:
     by_request: dict[int, list[int]] = {}
     for index, item in enumerate(items):
         by_request.setdefault(item.request, []).append(index)
-    seconds, config = [0.0] * len(requests), {}
-    for members in tqdm(edit_groups(requests), desc=f"{method} single", disable=not progress):
-        start = time.perf_counter()
-        patch = edit(model, tokenizer, [requests[r] for r in members], method, **options)
-        for r in members:
-            seconds[r] = (time.perf_counter() - start) / len(members)
-        config = patch.config
-        try:
-            indices = [i for r in members for i in by_request[r]]
-            for index, seen in zip(indices, observe(scorer, [items[i] for i in indices], protocols), strict=True):
-                after[index] = seen
-            if texts is not None:
-                texts.run(scorer, members)
-        finally:
-            patch.revert()
-    return after, config, seconds
+    return by_request
 
 
 def edit_groups(requests: Sequence[EditRequest]) -> list[list[int]]:
     """Indices of the requests edited together in single mode: one per request, or all of one ``group``."""
     groups: dict[object, list[int]] = {}
     for r, request in enumerate(requests):
-        key = ("group", request.group) if request.group is not None else ("request", r)
+        group = getattr(request, "group", None)
+        key = ("group", group) if group is not None else ("request", r)
         groups.setdefault(key, []).append(r)
     return list(groups.values())
 
 
-def _batch(model, tokenizer, requests, items, scorer, method, protocols, options, progress, texts=None):
+def _batch(model, tokenizer, requests, items, lm, setup: EditSetup, settings: EvaluationSettings, texts=None):
+    editor = setup.editor(model, tokenizer, progress=settings.progress)
     start = time.perf_counter()
-    patch = edit(model, tokenizer, requests, method, progress=progress, **options)
+    editor.edit(requests)
     elapsed = time.perf_counter() - start
     try:
-        after = observe(scorer, items, protocols)
+        after = observe(lm, items, settings.protocols)
         if texts is not None:
-            texts.run(scorer, range(len(requests)))
+            texts.run(lm, range(len(requests)))
     finally:
-        patch.revert()
-    return after, patch.config, [elapsed / len(requests)] * len(requests)
+        editor.revert()
+    return after, editor.config.to_dict(), [elapsed / len(requests)] * len(requests)
 
 
 def _result(method, mode, protocols, config, model_info, requests, items: list[Item], before, after, seconds, decode):

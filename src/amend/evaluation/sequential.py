@@ -14,17 +14,20 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
 from amend.editing import Editor
 from amend.errors import ConfigError
-from amend.evaluation.items import Item
 from amend.evaluation.observe import Observation, item_values, observe
 from amend.evaluation.report import aggregate, named_values
-from amend.evaluation.scoring import Scorer
-from amend.records import EditRequest
+from amend.evaluation.tasks import Item
+from amend.lm import LanguageModel
+from amend.requests import EditRequest
+
+if TYPE_CHECKING:
+    from amend.evaluation.runner import EditSetup, EvaluationSettings
 
 
 @dataclass
@@ -83,17 +86,20 @@ def run_sequential(
     requests: Sequence[EditRequest],
     items: list[Item],
     before: list[Observation],
-    scorer: Scorer,
-    method: str,
-    protocols: Sequence[str],
-    options: dict[str, Any],
-    settings: SequentialSettings,
-    progress: bool,
+    lm: LanguageModel,
+    setup: EditSetup,
+    evaluation: EvaluationSettings,
 ) -> tuple[list[Observation], dict[str, Any], list[float], dict[str, Any]]:
     """Run the batches; returns final observations of every item, the config, seconds per request, and extras."""
+    settings, protocols, progress, method = (
+        evaluation.sequential,
+        evaluation.protocols,
+        evaluation.progress,
+        setup.method,
+    )
     size = settings.edit_batch_size
     batches = [list(range(i, min(i + size, len(requests)))) for i in range(0, len(requests), size)]
-    editor, state = _start(model, tokenizer, method, options, settings)
+    editor, state = _start(model, tokenizer, setup, settings)
     by_request: dict[int, list[int]] = {}
     for index, item in enumerate(items):
         by_request.setdefault(item.request, []).append(index)
@@ -103,17 +109,17 @@ def run_sequential(
         editor.edit([requests[r] for r in batches[b]])
         state.seconds.append(time.perf_counter() - start)
         indices = [i for r in batches[b] for i in by_request.get(r, [])]
-        for i, seen in zip(indices, observe(scorer, [items[i] for i in indices], protocols), strict=True):
+        for i, seen in zip(indices, observe(lm, [items[i] for i in indices], protocols), strict=True):
             state.immediate[i] = named_values(item_values(items[i], seen, before[i], protocols), items[i].kind)
         state.batches_done = b + 1
         edited = batches[b][-1] + 1
         if state.batches_done % settings.checkpoint_every == 0 and state.batches_done < len(batches):
-            state.checkpoints.append(_checkpoint(edited, items, before, scorer, protocols))
+            state.checkpoints.append(_checkpoint(edited, items, before, lm, protocols))
         if settings.run_dir is not None and state.batches_done % settings.save_every == 0:
             editor.save(settings.run_dir, extra=state.to_dict())
         bar.update(1)
     bar.close()
-    after = observe(scorer, items, protocols)
+    after = observe(lm, items, protocols)
     final = _summary(items, after, before, protocols)
     state.checkpoints.append({"edits": len(requests), "summary": final})
     if settings.run_dir is not None:
@@ -132,23 +138,18 @@ def run_sequential(
     return after, config, per_request, extra
 
 
-def _start(model, tokenizer, method, options, settings: SequentialSettings) -> tuple[Editor, _Progress]:
+def _start(model, tokenizer, setup: EditSetup, settings: SequentialSettings) -> tuple[Editor, _Progress]:
     if settings.resume and (settings.run_dir / "editor.json").exists():
-        editor = Editor.load(settings.run_dir, model, tokenizer, **_editor_options(options))
+        editor = Editor.load(settings.run_dir, model, tokenizer, cache_dir=setup.cache_dir, corpus=setup.corpus)
         return editor, _Progress.from_dict(Editor.saved_extra(settings.run_dir))
     if settings.run_dir is not None and (settings.run_dir / "editor.json").exists():
         raise ConfigError(f"{settings.run_dir} holds a run already; resume it or choose another directory")
-    return Editor(model, tokenizer, method, **options), _Progress()
+    return setup.editor(model, tokenizer), _Progress()
 
 
-def _editor_options(options: dict[str, Any]) -> dict[str, Any]:
-    """The non-config keyword arguments (the config is restored from the save)."""
-    return {k: v for k, v in options.items() if k in {"cache_dir", "corpus", "progress"}}
-
-
-def _checkpoint(edited: int, items, before, scorer, protocols) -> dict[str, Any]:
+def _checkpoint(edited: int, items, before, lm, protocols) -> dict[str, Any]:
     subset = [i for i, item in enumerate(items) if item.request < edited]
-    seen = observe(scorer, [items[i] for i in subset], protocols)
+    seen = observe(lm, [items[i] for i in subset], protocols)
     return {
         "edits": edited,
         "summary": _summary([items[i] for i in subset], seen, [before[i] for i in subset], protocols),

@@ -20,6 +20,19 @@ _INSIDE_THE_MLP = frozenset({Component.MLP_INPUT, Component.MLP_KEY, Component.M
 @contextmanager
 def hook_site(anatomy: Anatomy, site: Site, transform: Transform) -> Iterator[None]:
     """Run ``transform`` on the activation at ``site`` during every forward pass inside the block."""
+    handles = install(anatomy, site, transform)
+    try:
+        yield
+    finally:
+        remove(handles)
+
+
+def install(anatomy: Anatomy, site: Site, transform: Transform) -> list[torch.utils.hooks.RemovableHandle]:
+    """Register ``transform`` at ``site`` until :func:`remove` is called on the handles returned.
+
+    Only for an owner that outlives a block and removes the hooks itself: a patch's module adapter, which installs
+    on apply and removes on revert. Everything else uses :func:`hook_site`.
+    """
     module, kind = anatomy.site_module(site)
     handles = []
     if anatomy.spec.mlp_flattens_tokens and site.component in _INSIDE_THE_MLP:
@@ -28,11 +41,12 @@ def hook_site(anatomy: Anatomy, site: Site, transform: Transform) -> Iterator[No
         handles.append(layer.register_forward_pre_hook(_remember_batch_shape(shape), with_kwargs=True))
         transform = _unflattened(transform, shape)
     handles.append(_register(module, kind, transform))
-    try:
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
+    return handles
+
+
+def remove(handles: list[torch.utils.hooks.RemovableHandle]) -> None:
+    for handle in handles:
+        handle.remove()
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from enum import Enum
 
 from transformers import PreTrainedTokenizerBase
 
-from amend.records import PLACEHOLDER, fill
+from amend.requests import PLACEHOLDER, fill
 from amend.tokens import encode
 
 

@@ -1,4 +1,4 @@
-"""What every editing method is: a config class and a ``write`` that puts its deltas through a ledger."""
+"""What every editing method is: a config class and a ``write`` that puts its changes through a journal."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from amend.architectures import Anatomy, anatomy
+from amend.changes import Journal
+from amend.lm.base import LanguageModel
 from amend.methods.config import MethodConfig
-from amend.patch import WeightLedger
-from amend.records import EditRequest
+from amend.requests import EDIT, EditRequest
 from amend.stats import Corpus, StatsCache
 
 
@@ -26,6 +27,7 @@ class Resources:
     Attributes:
         stats: The statistics cache.
         corpus: A corpus that replaces the config's ``stats_corpus`` (e.g. in-memory texts in tests).
+        testbed: The testbed the model belongs to, if any; its statistics corpus is used when no ``corpus`` is given.
         base_fingerprint: Fingerprint of the unedited model, for statistics keyed by it across sequential edits.
         progress: Show progress bars.
         state: Tensors a method carries from batch to batch (AlphaEdit's accumulated KKᵀ), owned by the
@@ -34,20 +36,34 @@ class Resources:
 
     stats: StatsCache = field(default_factory=StatsCache)
     corpus: Corpus | None = None
+    testbed: Any = None
     base_fingerprint: str | None = None
     progress: bool = False
     state: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def corpus_for(self, config: Any) -> Corpus:
+        """The corpus given to the edit, else the testbed's, else the one the config names (``stats_corpus``)."""
+        if self.corpus is not None:
+            return self.corpus
+        if self.testbed is not None:
+            return self.testbed.stats_corpus()
+        return Corpus.resolve(config.stats_corpus)
 
 
 class EditMethod(ABC):
     """An editing method. Subclasses set ``name`` and ``config_cls`` and implement :meth:`write`.
 
-    ``write`` must change weights only through ``ledger.add`` so that a failure can be rolled back and the patch
-    records every step; it never registers hooks itself (it uses :mod:`amend.hooks`).
+    ``write`` must change the model only through ``journal.add`` (weight deltas, module adapters, context facts:
+    :mod:`amend.changes`) so that a failure can be rolled back and the patch records every change; it never
+    registers hooks itself (it uses :mod:`amend.hooks`, or a :class:`~amend.changes.ModuleAdapter`).
+
+    Attributes:
+        reads: The request kind the method edits from (:data:`amend.requests.REQUEST_KINDS`).
     """
 
     name: ClassVar[str]
     config_cls: ClassVar[type[MethodConfig]]
+    reads: ClassVar[str] = EDIT
 
     def __init__(
         self, model: nn.Module, tokenizer: PreTrainedTokenizerBase, config: MethodConfig, resources: Resources
@@ -60,8 +76,14 @@ class EditMethod(ABC):
         self.log: dict[str, Any] = {}
 
     @abstractmethod
-    def write(self, requests: Sequence[EditRequest], ledger: WeightLedger) -> None:
-        """Compute the edit for ``requests`` and apply it through ``ledger``."""
+    def write(self, requests: Sequence[EditRequest], journal: Journal) -> None:
+        """Compute the edit for ``requests`` and apply it through ``journal``."""
+
+    @classmethod
+    def observed(cls, lm: LanguageModel, model: nn.Module) -> LanguageModel:
+        """How evaluation sees ``model`` when this method edits it: ``lm`` itself for methods that change the
+        network; a contextual method wraps it in a :class:`~amend.lm.ContextualLM` reading the model's memory."""
+        return lm
 
 
 @contextmanager

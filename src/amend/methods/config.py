@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
@@ -16,21 +17,26 @@ class MethodConfig:
     """Base class. Subclasses declare fields with ``help`` metadata and a table of per-architecture defaults.
 
     Defaults are layered, later winning: the dataclass defaults, ``ARCH_DEFAULTS[config.model_type]``, the
-    model's own ``config.amend_defaults[method]`` (a model can ship the settings that suit it, as the knowledge-world
-    model does; a method whose settings it does not ship takes those of the first ``SHIPPED_FALLBACK`` method it
-    does), and finally the caller's overrides.
+    settings a testbed gives for the model (:meth:`amend.testbeds.Testbed.edit_defaults`; a method it gives none for
+    takes those of the first ``DEFAULTS_FALLBACK`` method it does), and finally the caller's overrides.
     """
 
     method: ClassVar[str] = ""
     ARCH_DEFAULTS: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
-    SHIPPED_FALLBACK: ClassVar[tuple[str, ...]] = ()
+    DEFAULTS_FALLBACK: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
-    def for_model(cls: type[C], model: Any, **overrides: Any) -> C:
-        """The configuration for ``model``: defaults for its architecture, then its own, then ``overrides``."""
-        model_config = model.config
-        values = cls.architecture_defaults(model_config)
-        values.update(cls.shipped_defaults(model_config))
+    def for_model(
+        cls: type[C], model: Any, *, model_defaults: Mapping[str, Mapping[str, Any]] | None = None, **overrides: Any
+    ) -> C:
+        """The configuration for ``model``: defaults for its architecture, then ``model_defaults`` (method name ->
+        fields; by default those of the testbed the model belongs to), then ``overrides``."""
+        if model_defaults is None:
+            from amend.testbeds.base import model_defaults as testbed_defaults
+
+            model_defaults = testbed_defaults(model)
+        values = cls.architecture_defaults(model.config)
+        values.update(cls.defaults_from(model_defaults))
         values.update(overrides)
         return cls.from_dict(values)
 
@@ -42,12 +48,11 @@ class MethodConfig:
         return values
 
     @classmethod
-    def shipped_defaults(cls, model_config: Any) -> dict[str, Any]:
-        """The settings the model ships for this method, else for the first ``SHIPPED_FALLBACK`` it ships."""
-        shipped = getattr(model_config, "amend_defaults", None) or {}
-        for name in (cls.method, *cls.SHIPPED_FALLBACK):
-            if name in shipped:
-                return dict(shipped[name])
+    def defaults_from(cls, table: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+        """The settings ``table`` gives this method, else the first ``DEFAULTS_FALLBACK`` method's."""
+        for name in (cls.method, *cls.DEFAULTS_FALLBACK):
+            if name in table:
+                return dict(table[name])
         return {}
 
     @classmethod
@@ -60,7 +65,10 @@ class MethodConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
-            raise ConfigError(f"{cls.__name__} has no field(s) {unknown}; its fields are: {', '.join(sorted(names))}")
+            hints = [_did_you_mean(name, names) for name in unknown]
+            raise ConfigError(
+                f"{cls.__name__} has no field(s) {unknown}{''.join(hints)}; its fields are: {', '.join(sorted(names))}"
+            )
         kwargs = {name: _as_field_type(value) for name, value in values.items()}
         return cls(**kwargs)
 
@@ -71,6 +79,11 @@ class MethodConfig:
     def help(cls) -> dict[str, str]:
         """Field name -> its documentation (shown by ``amend ls --method``)."""
         return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}
+
+
+def _did_you_mean(name: str, names: set[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(names), n=1)
+    return f" ({name!r}: did you mean {close[0]!r}?)" if close else ""
 
 
 def _as_field_type(value: Any) -> Any:

@@ -18,7 +18,7 @@ from amend.methods.locate.batch import BatchLocateMethod
 from amend.methods.locate.common import stats_corpus
 from amend.methods.locate.keys import subject_keys
 from amend.methods.locate.solve import solve_spd
-from amend.records import EditRequest
+from amend.requests import EditRequest
 
 
 def state_key(layer: int) -> str:

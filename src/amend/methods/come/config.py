@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from amend.errors import ConfigError
@@ -60,17 +61,24 @@ class ComeConfig(AlphaEditConfig):
             raise ConfigError("old_num_grad_steps must be at least 1")
 
     @classmethod
-    def for_model(cls, model: Any, **overrides: Any) -> ComeConfig:
-        model_config = model.config
-        own = cls.shipped_defaults(model_config)
+    def for_model(
+        cls, model: Any, *, model_defaults: Mapping[str, Mapping[str, Any]] | None = None, **overrides: Any
+    ) -> ComeConfig:
+        """The base method's configuration for ``model`` (its architecture's, then the model's defaults for the
+        base), then CoME's own defaults for the model, then ``overrides``."""
+        if model_defaults is None:
+            from amend.testbeds.base import model_defaults as testbed_defaults
+
+            model_defaults = testbed_defaults(model)
+        own = cls.defaults_from(model_defaults)
         base = overrides.get("base", own.get("base", "memit"))
         base_cls = BASE_CONFIGS.get(base)
         if base_cls is None:
             raise ConfigError(f"base must be one of {sorted(BASE_CONFIGS)}, not {base!r}")
         values = {f.name: f.default for f in dataclasses.fields(base_cls)}
-        values.update(base_cls.architecture_defaults(model_config))
+        values.update(base_cls.architecture_defaults(model.config))
         values.update(BASE_OVERRIDES.get(base, {}))
-        values.update(base_cls.shipped_defaults(model_config))
+        values.update(base_cls.defaults_from(model_defaults))
         values.update(own)
         values.update(overrides)
         values["base"] = base

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import torch
 
 from amend.architectures import Site
+from amend.changes import Journal
 from amend.errors import EditFailed, RecordError
 from amend.methods.alphaedit.method import AlphaEdit
 from amend.methods.base import EditMethod
@@ -30,8 +31,7 @@ from amend.methods.locate.batch import BatchLocateMethod, new_object, old_object
 from amend.methods.locate.target import TargetResult
 from amend.methods.memit.method import Memit
 from amend.methods.pmet.method import Pmet
-from amend.patch import WeightLedger
-from amend.records import EditRequest
+from amend.requests import EditRequest
 
 
 def conflict_free_targets(
@@ -118,7 +118,7 @@ class Come(EditMethod):
     config_cls = ComeConfig
     config: ComeConfig
 
-    def write(self, requests: Sequence[EditRequest], ledger: WeightLedger) -> None:
+    def write(self, requests: Sequence[EditRequest], journal: Journal) -> None:
         composed = COMPOSED[self.config.base](self.model, self.tokenizer, self.config, self.resources)
-        composed.write(requests, ledger)
+        composed.write(requests, journal)
         self.log.update(composed.log, base=self.config.base)

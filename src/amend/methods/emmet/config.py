@@ -37,7 +37,7 @@ class EmmetConfig(MemitConfig):
             "v_weight_decay": 1e-3,
         },
     }
-    SHIPPED_FALLBACK: ClassVar[tuple[str, ...]] = ("memit",)
+    DEFAULTS_FALLBACK: ClassVar[tuple[str, ...]] = ("memit",)
 
     mom2_update_weight: float = option(100_000.0, "λ: C̃ = λC + μI stands for the keys the edit must preserve.")
     emmet_lambda: float = option(

@@ -20,18 +20,18 @@ from collections.abc import Callable, Sequence
 import torch
 
 from amend.architectures import Component, Site
+from amend.changes import Journal, WeightDelta
 from amend.methods.base import EditMethod
 from amend.methods.locate.common import context_templates, key_covariances
 from amend.methods.locate.keys import bare_values, subject_keys
 from amend.methods.locate.target import TargetResult, TargetSettings, optimise_targets
-from amend.patch import WeightDelta, WeightLedger
-from amend.records import EditRequest
+from amend.requests import EditRequest
 
 
 class BatchLocateMethod(EditMethod):
     """Base of MEMIT, AlphaEdit and the methods that keep MEMIT's loop but change its update rule."""
 
-    def write(self, requests: Sequence[EditRequest], ledger: WeightLedger) -> None:
+    def write(self, requests: Sequence[EditRequest], journal: Journal) -> None:
         config = self.config
         layers = sorted(config.layers)
         last = layers[-1]
@@ -47,7 +47,7 @@ class BatchLocateMethod(EditMethod):
             current = bare_values(self.anatomy, self.tokenizer, requests, site, rule=rule)
             residual = (targets.target.to(current.device) - current) / self.residual_share(len(layers) - i)
             left, right = self.layer_update(layer, keys.double(), residual.double())
-            ledger.add(WeightDelta(self.anatomy.mlp_out_proj_name(layer), left.float(), right.float()))
+            journal.add(WeightDelta(self.anatomy.mlp_out_proj_name(layer), left.float(), right.float()))
         self.after_batch(requests, templates)
         self.log.update(
             templates=templates.flat(),

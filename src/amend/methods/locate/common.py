@@ -27,8 +27,8 @@ def context_templates(method: EditMethod, config: LocateConfig) -> ContextTempla
 
 
 def stats_corpus(method: EditMethod) -> Corpus:
-    """The corpus given to the edit, else the config's ``stats_corpus``."""
-    return method.resources.corpus or Corpus.resolve(method.config.stats_corpus)
+    """The corpus given to the edit, else the model's testbed's, else the config's ``stats_corpus``."""
+    return method.resources.corpus_for(method.config)
 
 
 def key_covariances(method: EditMethod, config: LocateConfig, layers: Sequence[int]) -> dict[int, torch.Tensor]:

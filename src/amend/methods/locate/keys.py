@@ -11,7 +11,7 @@ from amend.architectures.anatomy import Anatomy, Component, Site
 from amend.hooks import capture, stop_after
 from amend.methods.locate.prompts import template_rows
 from amend.methods.locate.templates import ContextTemplates
-from amend.records import EditRequest
+from amend.requests import EditRequest
 from amend.tokens import pad_id, pad_right
 
 ROWS_PER_FORWARD = 64

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from transformers import PreTrainedTokenizerBase
 
 from amend.hooks.positions import token_index
-from amend.records import EditRequest, fill
+from amend.requests import EditRequest, fill
 from amend.tokens import encode
 
 

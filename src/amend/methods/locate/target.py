@@ -33,7 +33,7 @@ from amend.architectures.anatomy import Anatomy, Site
 from amend.errors import EditFailed
 from amend.forward import logits_at
 from amend.hooks import add_at_positions, capture, token_index
-from amend.records import EditRequest, fill
+from amend.requests import EditRequest, fill
 from amend.tokens import encode, pad_id, pad_right, target_ids
 
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from amend.records import PLACEHOLDER
+from amend.requests import PLACEHOLDER
 from amend.tokens import encode
 
 BARE = PLACEHOLDER

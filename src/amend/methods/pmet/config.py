@@ -21,7 +21,7 @@ class PmetConfig(MemitConfig):
 
     method: ClassVar[str] = "pmet"
     ARCH_DEFAULTS: ClassVar[dict[str, dict[str, Any]]] = {}
-    SHIPPED_FALLBACK: ClassVar[tuple[str, ...]] = ("memit",)
+    DEFAULTS_FALLBACK: ClassVar[tuple[str, ...]] = ("memit",)
 
     mom2_update_weight: float = option(6000.0, "λ: weight of the preserved-key covariance C in λC + KKᵀ.")
     v_num_grad_steps: int = option(30, "Iterations of the joint target optimisation (at most N-1 Adam steps).")

@@ -17,14 +17,14 @@ from collections.abc import Sequence
 import torch
 
 from amend.architectures import Component, Site, weights
+from amend.changes import Journal, WeightDelta
 from amend.methods.base import EditMethod
 from amend.methods.locate.common import context_templates, key_covariances
 from amend.methods.locate.keys import bare_keys, subject_keys
 from amend.methods.locate.solve import solve_spd
 from amend.methods.locate.target import optimise_targets
 from amend.methods.rome.config import RomeConfig
-from amend.patch import WeightDelta, WeightLedger
-from amend.records import EditRequest
+from amend.requests import EditRequest
 
 
 class Rome(EditMethod):
@@ -32,7 +32,7 @@ class Rome(EditMethod):
     config_cls = RomeConfig
     config: RomeConfig
 
-    def write(self, requests: Sequence[EditRequest], ledger: WeightLedger) -> None:
+    def write(self, requests: Sequence[EditRequest], journal: Journal) -> None:
         config = self.config
         layer = config.layer
         module_name = self.anatomy.mlp_out_proj_name(layer)
@@ -57,7 +57,7 @@ class Rome(EditMethod):
             else:
                 key = mean_key
             left, right = rank_one_update(module, mean_key, key, target.target[0], cov)
-            ledger.add(WeightDelta(module_name, left, right))
+            journal.add(WeightDelta(module_name, left, right))
             self.log["requests"].append(
                 {
                     "id": request.record_id,

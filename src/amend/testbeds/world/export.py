@@ -1,7 +1,7 @@
 """The world's edit requests written as CounterFact (ROME/MEMIT's nested format), so benchmark code runs on them.
 
-Each request of :func:`amend.world.edit_requests` becomes a CounterFact record with CounterFact's meanings, which
-are narrower than the world requests' probes:
+Each request of :func:`amend.testbeds.world.edit_requests` becomes a CounterFact record with CounterFact's meanings,
+which are narrower than the world requests' probes:
 
 * ``requested_rewrite``: the edit (``relation_id`` is the world relation; an object's ``id`` is its name);
 * ``paraphrase_prompts``: the request's rephrases (the relation's held-out templates);
@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from amend.records import EditRequest, fill
-from amend.world import edit_requests, load_world
-from amend.world.generator import World
+from amend.requests import EditRequest, fill
+from amend.testbeds.world import edit_requests, load_world
+from amend.testbeds.world.generator import World
 
 N_NEIGHBOURS = 10
 

@@ -14,15 +14,15 @@ from collections.abc import Iterable
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
-from amend.records import fill
-from amend.world.corpus import (
+from amend.requests import fill
+from amend.testbeds.world.corpus import (
     CONTEXT_PREFIXES,
     NO,
     YES,
     in_context_prompt,
     relevance_prompt,
 )
-from amend.world.generator import World
+from amend.testbeds.world.generator import World
 
 PAD = "<pad>"
 UNK = "<unk>"

@@ -3,12 +3,12 @@
 Every fact of the world is known, every object is one token, and the shipped model recalls the facts it was
 trained on, so an edit's success, generalisation and locality can be measured exactly and offline::
 
-    from amend import world
+    from amend.testbeds import world
     model, tokenizer, w = world.load()
     requests = world.edit_requests(10, seed=0)
 
-The shipped model lives in ``amend/world/data`` (model, tokenizer, ``world.json``, and ``model_card.json``
-with its training configuration and measured recall). Retrain it with ``python -m amend.world.train --out
+The shipped model lives in ``amend/testbeds/world/data`` (model, tokenizer, ``world.json``, and ``model_card.json``
+with its training configuration and measured recall). Retrain it with ``python -m amend.testbeds.world.train --out
 DIR``.
 """
 
@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from amend.records import EditRequest, Probe, Rephrase, fill
-from amend.world.corpus import (
+from amend.requests import EditRequest, Probe, Rephrase, fill
+from amend.testbeds.world.corpus import (
     CONTEXT_PREFIXES,
     NO,
     YES,
@@ -31,7 +31,7 @@ from amend.world.corpus import (
     true_fact,
     with_prefix,
 )
-from amend.world.generator import (
+from amend.testbeds.world.generator import (
     CITY_RELATION,
     PERSON_RELATIONS,
     TWO_HOP_RELATION,
@@ -64,13 +64,12 @@ def load(path: str | Path | None = None) -> tuple[GPT2LMHeadModel, PreTrainedTok
     """Model (in eval mode), tokenizer and world from ``path`` (default: the shipped model), offline."""
     from transformers import GPT2LMHeadModel, PreTrainedTokenizerFast
 
-    from amend.world.defaults import EDIT_DEFAULTS
+    from amend.testbeds.base import mark
 
     folder = model_dir(path)
     model = GPT2LMHeadModel.from_pretrained(folder, local_files_only=True)
     tokenizer = PreTrainedTokenizerFast.from_pretrained(folder, local_files_only=True)
-    if not getattr(model.config, "amend_defaults", None):  # a model trained before the defaults existed
-        model.config.amend_defaults = EDIT_DEFAULTS
+    mark(model, "world")  # a model trained before the marker existed is still the world's
     return model.eval(), tokenizer, load_world(folder)
 
 

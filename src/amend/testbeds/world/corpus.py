@@ -24,8 +24,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from amend.records import fill
-from amend.world.generator import CITY_RELATION, PERSON_RELATIONS, TWO_HOP_RELATION, Person, World, sentence
+from amend.requests import fill
+from amend.testbeds.world.generator import CITY_RELATION, PERSON_RELATIONS, TWO_HOP_RELATION, Person, World, sentence
 
 CONTEXT_PREFIXES: tuple[str, ...] = (
     "Here is a record.",

@@ -1,7 +1,9 @@
 """Editing a model: :class:`Editor` for sequences of batches with method state, :func:`edit` for one batch.
 
-An edit is a transaction: the weights it writes go through a ledger, and on any failure — an exception, NaN or
-inf in an intermediate — every weight and the method's state are restored exactly before the error is raised.
+An edit is a transaction: every change it makes (weight deltas, module adapters, context facts) goes through a
+journal, and on any failure — an exception, NaN or inf in an intermediate — every change is taken back and the
+method's state restored exactly before the error is raised. A model that belongs to a testbed (the knowledge
+world) gets the testbed's statistics corpus and editing defaults with no extra argument.
 """
 
 from __future__ import annotations
@@ -16,26 +18,49 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from amend import __version__
-from amend.errors import AmendError, EditFailed, PatchMismatch
+from amend.changes import Journal, Patch, revert_all
+from amend.errors import AmendError, ConfigError, EditFailed, PatchMismatch
 from amend.fingerprint import fingerprint
 from amend.methods import load_method
 from amend.methods.base import Resources, frozen
-from amend.patch import Patch, WeightLedger, revert_all
-from amend.records import EditRequest
+from amend.methods.config import MethodConfig
+from amend.requests import Request, kind_of, request_from_dict
 from amend.stats import Corpus, StatsCache
+from amend.testbeds.base import testbed_of
+from amend.version import __version__
 
-RequestsLike = EditRequest | Mapping[str, Any] | Iterable[EditRequest | Mapping[str, Any]]
+RequestsLike = Request | Mapping[str, Any] | Iterable[Request | Mapping[str, Any]]
+ConfigLike = MethodConfig | Mapping[str, Any] | None
 
 
-def as_requests(requests: RequestsLike) -> list[EditRequest]:
+def as_requests(requests: RequestsLike) -> list[Any]:
     """Requests from request objects or plain dicts (validated; errors name the record index and field)."""
-    if isinstance(requests, (EditRequest, Mapping)):
+    if isinstance(requests, Mapping) or _is_request(requests):
         requests = [requests]
-    out = [r if isinstance(r, EditRequest) else EditRequest.from_dict(r, record_id=i) for i, r in enumerate(requests)]
+    out = [r if _is_request(r) else request_from_dict(r, record_id=i) for i, r in enumerate(requests)]
     if not out:
         raise EditFailed("no requests to edit")
     return out
+
+
+def _is_request(value: object) -> bool:
+    try:
+        kind_of(value)
+    except TypeError:
+        return False
+    return True
+
+
+def method_config(method: str, model: nn.Module, config: ConfigLike = None, **overrides: Any) -> MethodConfig:
+    """The configuration ``method`` edits ``model`` with: ``config`` as given (a config of the method's class), or
+    the method's defaults for the model (its architecture's, then its testbed's) under ``config``'s fields (a
+    mapping) and ``overrides``. Unknown fields are refused, with the closest field named."""
+    config_cls = load_method(method).config_cls
+    if isinstance(config, MethodConfig):
+        if not isinstance(config, config_cls):
+            raise ConfigError(f"{method} takes a {config_cls.__name__}, not a {type(config).__name__}")
+        return config if not overrides else config_cls.from_dict({**config.to_dict(), **overrides})
+    return config_cls.for_model(model, **{**(config or {}), **overrides})
 
 
 class Editor:
@@ -49,10 +74,11 @@ class Editor:
         model: A HuggingFace causal LM whose ``model_type`` is in amend's architecture table.
         tokenizer: Its tokenizer (not modified).
         method: A registered method name (``amend ls`` lists them).
+        config: The method's config (its dataclass), or a mapping of its fields over the defaults for the model.
         cache_dir: Where statistics are cached (default ``$AMEND_CACHE`` or ``~/.cache/amend``), or a
             :class:`~amend.stats.StatsCache`.
-        corpus: Texts for the key statistics, replacing the config's ``stats_corpus``: a :class:`Corpus`, a list
-            of strings, a text file, or ``hf:NAME[:CONFIG]``.
+        corpus: Texts for the key statistics, replacing the testbed's corpus and the config's ``stats_corpus``: a
+            :class:`Corpus`, a list of strings, a text file, or ``hf:NAME[:CONFIG]``.
         progress: Show progress bars.
         **overrides: Fields of the method's config (e.g. ``layer=5``).
     """
@@ -63,6 +89,7 @@ class Editor:
         tokenizer: PreTrainedTokenizerBase,
         method: str = "rome",
         *,
+        config: ConfigLike = None,
         cache_dir: str | Path | StatsCache | None = None,
         corpus: Corpus | Sequence[str] | str | Path | None = None,
         progress: bool = False,
@@ -71,11 +98,12 @@ class Editor:
         self.model = model
         self.tokenizer = tokenizer
         self.method_cls = load_method(method)
-        self.config = self.method_cls.config_cls.for_model(model, **overrides)
+        self.config = method_config(method, model, config, **overrides)
         self.base_fingerprint = fingerprint(model)
         self.resources = Resources(
             stats=StatsCache.coerce(cache_dir),
             corpus=None if corpus is None else Corpus.resolve(corpus),
+            testbed=testbed_of(model, tokenizer),
             base_fingerprint=self.base_fingerprint,
             progress=progress,
         )
@@ -87,17 +115,23 @@ class Editor:
         return self.method_cls.name
 
     def edit(self, requests: RequestsLike) -> Patch:
-        """Apply one batch in place and return its patch; on failure nothing changes (weights nor state)."""
+        """Apply one batch in place and return its patch; on failure nothing changes (model nor state)."""
         requests = as_requests(requests)
+        for request in requests:
+            if kind_of(request) != self.method_cls.reads:
+                raise ConfigError(
+                    f"{self.method} edits {self.method_cls.reads} requests; request {request.record_id!r} is a "
+                    f"{kind_of(request)} request"
+                )
         before = fingerprint(self.model)
         saved_state = {name: tensor.clone() for name, tensor in self.state.items()}
-        ledger = WeightLedger(self.model)
+        journal = Journal(self.model)
         try:
             with frozen(self.model):
                 method = self.method_cls(self.model, self.tokenizer, self.config, self.resources)
-                method.write(requests, ledger)
+                method.write(requests, journal)
         except BaseException as err:
-            ledger.rollback()
+            journal.rollback()
             self.state.clear()
             self.state.update(saved_state)
             if isinstance(err, Exception) and not isinstance(err, AmendError):
@@ -107,13 +141,13 @@ class Editor:
             method=self.method,
             config=self.config.to_dict(),
             requests=requests,
-            steps=list(ledger.steps),
+            changes=list(journal.changes),
             base_fingerprint=before,
             result_fingerprint=fingerprint(self.model),
             amend_version=__version__,
             log=method.log,
         )
-        patch._attach(self.model, ledger.originals)
+        patch._attach(journal)
         self.patches.append(patch)
         return patch
 
@@ -168,10 +202,12 @@ class Editor:
         **options: Any,
     ) -> Editor:
         """Re-create a saved editor on the *unedited* model: its patches are re-applied in order, its state
-        restored. ``options`` are :class:`Editor`'s keyword arguments other than config fields."""
+        restored. ``options`` are :class:`Editor`'s keyword arguments other than the config (``cache_dir``,
+        ``corpus``, ``progress``)."""
         path = Path(path)
         meta = json.loads((path / "editor.json").read_text())
-        editor = cls(model, tokenizer, meta["method"], **options, **meta["config"])
+        config = load_method(meta["method"]).config_cls.from_dict(meta["config"])
+        editor = cls(model, tokenizer, meta["method"], config=config, **options)
         if editor.base_fingerprint != meta["base_fingerprint"]:
             raise PatchMismatch(
                 f"{path} was saved for a model with fingerprint {meta['base_fingerprint'][:12]}, not "
@@ -189,6 +225,7 @@ def edit(
     requests: RequestsLike,
     method: str = "rome",
     *,
+    config: ConfigLike = None,
     cache_dir: str | Path | StatsCache | None = None,
     corpus: Corpus | Sequence[str] | str | Path | None = None,
     progress: bool = False,
@@ -200,5 +237,7 @@ def edit(
     empty and is not kept. If anything fails, the model is left exactly as it was and
     :class:`~amend.errors.EditFailed` (or the amend error that caused it) is raised.
     """
-    editor = Editor(model, tokenizer, method, cache_dir=cache_dir, corpus=corpus, progress=progress, **overrides)
+    editor = Editor(
+        model, tokenizer, method, config=config, cache_dir=cache_dir, corpus=corpus, progress=progress, **overrides
+    )
     return editor.edit(requests)

@@ -1,4 +1,4 @@
-"""Typed, validated edit requests.
+"""Text edit requests: typed, validated, the record every locate-then-edit method and text task reads.
 
 An :class:`EditRequest` is the one record type every method and every metric reads. It is validated when it is
 built, so a bad record fails at load time with the record id and the field named, not deep inside a method.
@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from amend.errors import RecordError
+from amend.requests.base import EDIT
 
 PLACEHOLDER = "{}"
 
@@ -88,6 +89,8 @@ class EditRequest:
     generation: tuple[str, ...] = ()
     group: str | int | None = None
     id: str | int | None = None
+
+    kind: ClassVar[str] = EDIT
 
     def __post_init__(self) -> None:
         rid = self.id

@@ -1,7 +1,7 @@
 """Editing settings that suit the world model, and the corpus its key statistics are computed on.
 
-These are per-model defaults, not method code: the world model stores them in its ``config.amend_defaults``, which
-every method's config reads (``MethodConfig.for_model``), and a caller's overrides still win. Measured on the
+These are per-model defaults, not method code: the world testbed hands them to every method's config
+(``MethodConfig.for_model``) over the architecture's defaults, and a caller's overrides still win. Measured on the
 shipped model (`docs/world.md` has the tables and commands):
 
 * context templates are the filler sentences the model saw before passages (:data:`CONTEXT_PREFIXES`); prefixes
@@ -19,13 +19,11 @@ shipped model (`docs/world.md` has the tables and commands):
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 from amend.stats import Corpus
-from amend.world.corpus import CONTEXT_PREFIXES, CorpusSpec, epoch_texts
-from amend.world.generator import PERSON_RELATIONS, PHRASES, World, plain_template
+from amend.testbeds.world.corpus import CONTEXT_PREFIXES, CorpusSpec, epoch_texts
+from amend.testbeds.world.generator import PERSON_RELATIONS, PHRASES, World, plain_template
 
 CONTEXT_TEMPLATES = tuple(f"{prefix} {{}}" for prefix in CONTEXT_PREFIXES)
 KL_PROMPTS = tuple(plain_template(PHRASES[relation]) for relation in PERSON_RELATIONS)  # one per person relation
@@ -66,22 +64,3 @@ def stats_corpus(world: World) -> Corpus:
     """The world's training texts of the first epochs: the 'Wikipedia' of the world model's key statistics."""
     texts = [text for epoch in range(STATS_EPOCHS) for text in epoch_texts(world, CorpusSpec(), epoch)]
     return Corpus.from_texts(texts, name=f"world{world.seed}")
-
-
-def write_edit_defaults(path: str | Path | None = None) -> dict[str, dict[str, Any]]:
-    """Store :data:`EDIT_DEFAULTS` in a trained world model's ``config.amend_defaults`` (default: the shipped
-    model's) and return them.
-
-    A model records the defaults of the day it was trained; after re-tuning them, this refreshes a model's copy
-    (the shipped one must equal :data:`EDIT_DEFAULTS`, which a test checks) without retraining, and rewrites
-    ``config.json`` exactly as ``save_pretrained`` does, every other field unchanged.
-    """
-    from transformers import AutoConfig
-
-    from amend.world import model_dir
-
-    folder = model_dir(path)
-    config = AutoConfig.from_pretrained(folder)
-    config.amend_defaults = json.loads(json.dumps(EDIT_DEFAULTS))  # JSON-plain copy, as a reload would give
-    config.save_pretrained(folder)
-    return config.amend_defaults

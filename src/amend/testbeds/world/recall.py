@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from amend.records import fill
-from amend.world.corpus import (
+from amend.requests import fill
+from amend.testbeds.world.corpus import (
     CONTEXT_PREFIXES,
     CorpusSpec,
     distractor,
@@ -25,7 +25,7 @@ from amend.world.corpus import (
     two_hop_people,
     with_prefix,
 )
-from amend.world.generator import CITY_RELATION, PERSON_RELATIONS, TWO_HOP_RELATION, World, sentence
+from amend.testbeds.world.generator import CITY_RELATION, PERSON_RELATIONS, TWO_HOP_RELATION, World, sentence
 
 Case = tuple[str, str]
 """A prompt and its one-word answer (without the leading space)."""
@@ -108,7 +108,7 @@ def in_context_cases(world: World, rng: random.Random, n: int, kind: str) -> lis
     ``"counterfactual"``: a matching fact; answer = its object, never the memorised one.
     ``"other_relation"``: a fact of another relation (same or other person); answer = the memorised object.
     ``"same_relation_other_person"``: another person's fact of the same relation; answer = the memorised
-    object (not trained; see :class:`~amend.world.corpus.CorpusSpec`). ``"two_hop"``: a stated birth city;
+    object (not trained; see :class:`~amend.testbeds.world.corpus.CorpusSpec`). ``"two_hop"``: a stated birth city;
     answer = its country.
     """
     cases = []

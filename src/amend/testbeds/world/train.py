@@ -3,13 +3,12 @@
 A plain PyTorch loop (AdamW, warm-up then cosine decay) over padded batches of passages, loss on every non-pad
 token. The ``default`` preset is the shipped model; ``tiny`` retrains in seconds and exists to test this loop.
 
-Run: ``python -m amend.world.train --preset default --out src/amend/world/data``.
+Run: ``python -m amend.testbeds.world.train --preset default --out src/amend/testbeds/world/data``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import random
@@ -23,11 +22,12 @@ import torch
 from tqdm import tqdm
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-from amend.world import WORLD_FILE
-from amend.world.corpus import CorpusSpec, epoch_texts
-from amend.world.generator import World, generate
-from amend.world.recall import answer_token, recall_report
-from amend.world.tokenizer import build_tokenizer
+from amend.testbeds.base import mark
+from amend.testbeds.world import WORLD_FILE
+from amend.testbeds.world.corpus import CorpusSpec, epoch_texts
+from amend.testbeds.world.generator import World, generate
+from amend.testbeds.world.recall import answer_token, recall_report
+from amend.testbeds.world.tokenizer import build_tokenizer
 
 CARD_FILE = "model_card.json"
 
@@ -228,16 +228,6 @@ def _step(
     return loss.item()
 
 
-def _edit_defaults() -> dict[str, Any]:
-    """Editing settings that suit world models (``amend.world.defaults``), shipped in ``config.amend_defaults``
-    where method configs look for per-model defaults; loaded before training so a broken module fails early."""
-    if importlib.util.find_spec("amend.world.defaults") is None:
-        return {}
-    from amend.world.defaults import EDIT_DEFAULTS
-
-    return EDIT_DEFAULTS
-
-
 def _log_recall(
     model: GPT2LMHeadModel,
     tokenizer: PreTrainedTokenizerFast,
@@ -264,7 +254,7 @@ def train(config: TrainConfig, out_dir: str | Path | None = None, progress: bool
     tokenizer = build_tokenizer(world, config.n_positions)
     model = GPT2LMHeadModel(model_config(config, tokenizer))
     seed_subject_embeddings(model, tokenizer, world, config.subject_init)
-    model.config.amend_defaults = _edit_defaults()
+    mark(model, "world")  # an Editor finds the world's corpus and defaults through the testbed it names
     losses, eval_seconds = fit(model, tokenizer, world, config, progress)
     train_seconds = time.time() - started - eval_seconds
     recall = recall_report(model, tokenizer, world, config.corpus, limit=config.eval_limit)

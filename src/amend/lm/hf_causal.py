@@ -1,4 +1,5 @@
-"""Batched teacher-forced scoring and greedy generation: the only model calls evaluation makes.
+"""The HuggingFace causal-LM backend of :class:`~amend.lm.LanguageModel`: batched teacher-forced scoring and
+generation, the only model calls text evaluation makes.
 
 Scoring runs one padded forward per batch and unembeds only the answer positions. Pairs are sorted by length
 before batching (less padding) and results returned in the caller's order; tokenization is cached, since the
@@ -8,33 +9,20 @@ as :func:`amend.hooks.add_at_positions`) must not wrap a multi-pair call.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 
 import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
+from amend.errors import ConfigError
 from amend.forward import logits_at
+from amend.lm.base import Prompt, Scored, VisualPrompt
 from amend.tokens import Batch, encode, pad, pad_id, target_ids, target_ids_many
 
 
-@dataclass(frozen=True)
-class Scored:
-    """A teacher-forced continuation: its tokens, their log-probabilities and the argmax at each position."""
-
-    answer_ids: tuple[int, ...]
-    logprobs: tuple[float, ...]
-    argmax: tuple[int, ...]
-
-    @property
-    def nll(self) -> float:
-        """Mean per-token negative log-likelihood."""
-        return -sum(self.logprobs) / len(self.logprobs)
-
-
-class Scorer:
-    """Scores (prompt, answer) pairs and generates from prompts with one model and tokenizer."""
+class CausalLM:
+    """Scores (prompt, answer) pairs and generates from prompts with one causal LM and its tokenizer."""
 
     def __init__(
         self,
@@ -57,8 +45,9 @@ class Scorer:
         return self._pairs[key]
 
     @torch.no_grad()
-    def score(self, pairs: Sequence[tuple[str, str]]) -> list[Scored]:
+    def score(self, pairs: Sequence[tuple[Prompt, str]]) -> list[Scored]:
         """Teacher-forced scores of each answer after its prompt."""
+        _refuse_images(prompt for prompt, _ in pairs)
         new = list(dict.fromkeys(pair for pair in pairs if pair not in self._pairs))
         self._pairs.update(zip(new, target_ids_many(self.tokenizer, new), strict=True))
         encoded = [self._pairs[pair] for pair in pairs]
@@ -100,6 +89,7 @@ class Scorer:
         batch under its own seed derived from ``seed``, so a run is reproducible and leaves torch's global random
         state as it was.
         """
+        _refuse_images(prompts)
         rows = [encode(self.tokenizer, prompt) for prompt in prompts]
         results: list[str] = [""] * len(prompts)
         device = next(self.model.parameters()).device
@@ -123,9 +113,17 @@ class Scorer:
                 results[i] = self.tokenizer.decode(tokens, skip_special_tokens=True)
         return results
 
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(list(ids))
+
     def _chunks(self, rows: Sequence[Sequence[int]]) -> list[list[int]]:
         order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
         return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+
+
+def _refuse_images(prompts: Iterable[Prompt]) -> None:
+    if any(isinstance(prompt, VisualPrompt) for prompt in prompts):
+        raise ConfigError("a text causal LM cannot read images; evaluate multimodal requests with a vision backend")
 
 
 def _until_eos(tokens: list[int], eos: int | None) -> list[int]:

@@ -1,16 +1,17 @@
-"""Request types for the benchmarks that are not single text facts: image-grounded edits and document edits.
+"""Image-grounded edit requests (MMEdit E-VQA / E-IC, OKEDIT): a question about an image and its new answer.
 
-Text benchmarks load into :class:`amend.EditRequest`. MMEdit and OKEDIT edits are asked about an image, and
-DocMEdit edits rewrite a whole article from evidence; their requests carry what those tasks need. Image paths are
-resolved against a root the user gives, never opened here: the text of a benchmark loads without its images.
+Image paths are resolved against a root the user gives, never opened here: a benchmark's text loads without its
+images.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
-from amend.records import Probe, Rephrase
+from amend.requests.base import MULTIMODAL
+from amend.requests.text import Probe, Rephrase
 
 
 @dataclass(frozen=True)
@@ -65,34 +66,37 @@ class MultimodalRequest:
     category: str = ""
     id: str | int | None = None
 
+    kind: ClassVar[str] = MULTIMODAL
 
-@dataclass(frozen=True)
-class DocumentRequest:
-    """One document-level edit (DocMEdit): rewrite ``source`` into ``target`` using the ``evidence``.
+    @property
+    def record_id(self) -> str | int:
+        return self.id if self.id is not None else f"{self.image} -> {self.target_new}"
 
-    Attributes:
-        title: The Wikipedia page.
-        source: The article before the update (``normalized_inputs``).
-        target: The updated article (``normalized_targets``).
-        evidence: The gold evidence passages ("Title SECTION sentence"), in order.
-        retrieved_evidence: Retrieved passages (``r_evidence``), used by retrieval methods such as IKE.
-        marked_source: The article as numbered sentences with a ``[CONTEXT]`` block of evidence (``inputs``).
-        marked_target: The update written as references to kept sentences and new text (``targets``).
-        page_ids: The Wikipedia page ids (``id``).
-        id: The record id used in error messages and reports.
-    """
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(asdict(self))
 
-    title: str
-    source: str
-    target: str
-    evidence: tuple[str, ...]
-    retrieved_evidence: tuple[str, ...] = ()
-    marked_source: str | None = None
-    marked_target: str | None = None
-    page_ids: tuple[int, ...] = ()
-    id: str | int | None = None
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> MultimodalRequest:
+        """The request :meth:`to_dict` wrote."""
+        values = {key: value for key, value in record.items() if key != "kind"}
+        values["image"] = Path(values["image"])
+        values["rephrase"] = tuple(Rephrase(**r) for r in values.get("rephrase", ()))
+        values["image_rephrase"] = tuple(Path(p) for p in values.get("image_rephrase", ()))
+        values["locality"] = tuple(_probe(p) for p in values.get("locality", ()))
+        values["image_locality"] = tuple(
+            ImageProbe(**{**p, "image": Path(p["image"])}) for p in values.get("image_locality", ())
+        )
+        return cls(**values)
 
 
-def resolve(root: str | Path | None, relative: str) -> Path:
-    """``relative`` under ``root``, or as written when no root is given."""
-    return Path(root) / relative if root is not None else Path(relative)
+def _probe(values: dict[str, Any]) -> Probe:
+    return Probe(**{**values, "aliases": tuple(values.get("aliases", ()))})
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready: paths as strings, tuples as lists."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return str(value) if isinstance(value, Path) else value

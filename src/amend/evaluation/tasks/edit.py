@@ -1,36 +1,25 @@
-"""What is measured for each request: one item per (metric, prompt, answer, foil)."""
+"""The knowledge-editing task on text requests: one item per (metric, prompt, answer, foil)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from amend.records import EditRequest
+from amend.evaluation.tasks.base import Item, Task
+from amend.requests import EDIT, EditRequest
 
 RELIABILITY, GENERALIZATION, LOCALITY, PORTABILITY = "reliability", "generalization", "locality", "portability"
 
 
-@dataclass(frozen=True)
-class Item:
-    """One prompt to score for one request.
+class EditTask(Task):
+    """Knowledge editing of text facts: reliability (the edit prompt), generalization (its rephrases), locality
+    (probes whose answers must not change) and portability (what should follow from the new fact)."""
 
-    Attributes:
-        request: Index of the request in the evaluated list.
-        metric: reliability, generalization, locality or portability.
-        kind: The probe's label (reported separately when not empty).
-        prompt: Full prompt text.
-        answer: What the edited model should say (the new target; for locality, the unchanged answer).
-        foil: The competitor in the probability protocol (the old target; for locality, the new target).
-        aliases: Other answers that count as correct (a probe's aliases); each protocol takes the best of them.
-    """
+    name = "edit"
+    reads = EDIT
 
-    request: int
-    metric: str
-    kind: str
-    prompt: str
-    answer: str
-    foil: str | None
-    aliases: tuple[str, ...] = ()
+    def items(self, requests: Sequence[EditRequest]) -> list[Item]:
+        self.check(requests)
+        return items_of(requests)
 
 
 def items_of(requests: Sequence[EditRequest]) -> list[Item]:

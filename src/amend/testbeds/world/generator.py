@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from amend.records import fill
+from amend.requests import fill
 
 # The relations whose subject is a person, in a fixed order (a person's biography holds all of them).
 PERSON_RELATIONS: tuple[str, ...] = (

@@ -1,0 +1,17 @@
+"""Evaluation tasks: what is measured for each request of a kind (:data:`amend.registry.TASKS`)."""
+
+from amend.evaluation.tasks.base import Item, Task, task, tasks_reading
+from amend.evaluation.tasks.edit import GENERALIZATION, LOCALITY, PORTABILITY, RELIABILITY, EditTask, items_of
+
+__all__ = [
+    "GENERALIZATION",
+    "LOCALITY",
+    "PORTABILITY",
+    "RELIABILITY",
+    "EditTask",
+    "Item",
+    "Task",
+    "items_of",
+    "task",
+    "tasks_reading",
+]
