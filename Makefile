@@ -4,15 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo lint bench clean
+.PHONY: install test demo lint bench clean lock
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-# torch goes first and pinned: an unpinned torch drags several GB of CUDA packages.
-$(STAMP): $(BIN)/python pyproject.toml
+# torch goes first and pinned: an unpinned torch drags several GB of CUDA packages. Everything else is installed at the
+# versions constraints.txt pins, so a clone installs the same packages today and next week.
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,6 +30,15 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/rome_speed.py
+
+# Re-pin to the newest releases: resolve in a scratch venv without constraints, then freeze (amend itself left out).
+lock:
+	rm -rf .lock-venv && $(PY) -m venv .lock-venv
+	.lock-venv/bin/pip install -q torch==2.13.0
+	.lock-venv/bin/pip install -q -e ".[dev]"
+	{ sed -n '1,2p' constraints.txt; .lock-venv/bin/pip freeze --exclude-editable | grep -v '^amend' \
+		| sed 's/^torch==\([0-9.]*\)+cpu$$/torch==\1/'; } > constraints.new && mv constraints.new constraints.txt
+	rm -rf .lock-venv
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
