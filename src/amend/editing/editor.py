@@ -51,7 +51,7 @@ def _is_request(value: object) -> bool:
     return True
 
 
-def method_config(method: str, model: nn.Module, config: ConfigLike = None, **overrides: Any) -> MethodConfig:
+def method_config(method: str | type, model: nn.Module, config: ConfigLike = None, **overrides: Any) -> MethodConfig:
     """The configuration ``method`` edits ``model`` with: ``config`` as given (a config of the method's class), or
     the method's defaults for the model (its architecture's, then its testbed's) under ``config``'s fields (a
     mapping) and ``overrides``. Unknown fields are refused, with the closest field named."""
@@ -73,7 +73,7 @@ class Editor:
     Args:
         model: A HuggingFace causal LM whose ``model_type`` is in amend's architecture table.
         tokenizer: Its tokenizer (not modified).
-        method: A registered method name (``amend ls`` lists them).
+        method: A registered method name (``amend ls`` lists them), or a method class of your own.
         config: The method's config (its dataclass), or a mapping of its fields over the defaults for the model.
         cache_dir: Where statistics are cached (default ``$AMEND_CACHE`` or ``~/.cache/amend``), or a
             :class:`~amend.stats.StatsCache`.
@@ -87,7 +87,7 @@ class Editor:
         self,
         model: nn.Module,
         tokenizer: PreTrainedTokenizerBase,
-        method: str = "rome",
+        method: str | type = "rome",
         *,
         config: ConfigLike = None,
         cache_dir: str | Path | StatsCache | None = None,
@@ -113,6 +113,11 @@ class Editor:
     @property
     def method(self) -> str:
         return self.method_cls.name
+
+    @staticmethod
+    def method_class(method: str | type) -> type:
+        """The class of a registered method name (or the class itself)."""
+        return load_method(method)
 
     def edit(self, requests: RequestsLike) -> Patch:
         """Apply one batch in place and return its patch; on failure nothing changes (model nor state)."""
@@ -223,7 +228,7 @@ def edit(
     model: nn.Module,
     tokenizer: PreTrainedTokenizerBase,
     requests: RequestsLike,
-    method: str = "rome",
+    method: str | type = "rome",
     *,
     config: ConfigLike = None,
     cache_dir: str | Path | StatsCache | None = None,

@@ -85,7 +85,7 @@ class EvaluationSettings:
 class EditSetup:
     """What edits the model: a method, its resolved config, and where its statistics come from and go."""
 
-    method: str
+    method: str | type
     config: MethodConfig
     cache_dir: str | Path | StatsCache | None = None
     corpus: Corpus | Sequence[str] | str | Path | None = None
@@ -106,7 +106,7 @@ def evaluate(
     model: nn.Module,
     tokenizer: PreTrainedTokenizerBase,
     requests: Iterable[EditRequest | dict[str, Any]],
-    method: str | None = "rome",
+    method: str | type | None = "rome",
     *,
     settings: EvaluationSettings | None = None,
     config: MethodConfig | Mapping[str, Any] | None = None,
@@ -154,7 +154,7 @@ def evaluate(
     elif texts_after is not None:
         texts_after.texts = texts_before.texts
     result = _result(
-        method or "none",
+        "none" if method is None else load_method(method).name,
         settings.mode,
         list(protocols),
         config_used,
@@ -179,7 +179,7 @@ def _single(model, tokenizer, requests, items, lm, setup: EditSetup, settings: E
     seconds = [0.0] * len(requests)
     editor = setup.editor(model, tokenizer)
     groups = edit_groups(requests)
-    for members in tqdm(groups, desc=f"{setup.method} single", disable=not settings.progress):
+    for members in tqdm(groups, desc=f"{editor.method} single", disable=not settings.progress):
         start = time.perf_counter()
         editor.edit([requests[r] for r in members])
         for r in members:

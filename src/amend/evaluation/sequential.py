@@ -91,19 +91,14 @@ def run_sequential(
     evaluation: EvaluationSettings,
 ) -> tuple[list[Observation], dict[str, Any], list[float], dict[str, Any]]:
     """Run the batches; returns final observations of every item, the config, seconds per request, and extras."""
-    settings, protocols, progress, method = (
-        evaluation.sequential,
-        evaluation.protocols,
-        evaluation.progress,
-        setup.method,
-    )
+    settings, protocols, progress = evaluation.sequential, evaluation.protocols, evaluation.progress
     size = settings.edit_batch_size
     batches = [list(range(i, min(i + size, len(requests)))) for i in range(0, len(requests), size)]
     editor, state = _start(model, tokenizer, setup, settings)
     by_request: dict[int, list[int]] = {}
     for index, item in enumerate(items):
         by_request.setdefault(item.request, []).append(index)
-    bar = tqdm(total=len(batches), initial=state.batches_done, desc=f"{method} sequential", disable=not progress)
+    bar = tqdm(total=len(batches), initial=state.batches_done, desc=f"{editor.method} sequential", disable=not progress)
     for b in range(state.batches_done, len(batches)):
         start = time.perf_counter()
         editor.edit([requests[r] for r in batches[b]])

@@ -6,9 +6,16 @@ from __future__ import annotations
 from amend.registry import METHODS
 
 
-def load_method(name: str) -> type:
-    """The method class registered as ``name`` (unknown names fail with the closest match)."""
-    return METHODS.get(name)
+def load_method(method: str | type) -> type:
+    """The method class registered as ``method`` (unknown names fail with the closest match), or ``method`` itself
+    when it is a method class (one of your own, used without registering it)."""
+    if isinstance(method, type):
+        from amend.methods.base import EditMethod
+
+        if not issubclass(method, EditMethod):
+            raise TypeError(f"{method.__name__} is not an EditMethod subclass")
+        return method
+    return METHODS.get(method)
 
 
 __all__ = ["METHODS", "load_method"]
