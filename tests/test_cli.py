@@ -163,3 +163,20 @@ def test_evaluate_world_dir_uses_that_world_model(tmp_path):
     tiny = world.load(trained)[0]
     assert saved["model"]["parameters"] == sum(p.numel() for p in tiny.parameters())  # the shipped one has 1.8 M
     assert len(saved["records"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "refusal"),
+    [
+        (["--testbed", "world", "--method", "rome", "--set", "layr=0"], "'layr': did you mean 'layer'"),
+        (["--testbed", "world", "--method", "memt"], "unknown method 'memt'. Did you mean 'memit'"),
+        (["--testbed", "wrld"], "unknown testbed 'wrld'. Did you mean 'world'"),
+        (["--testbed", "world", "--task", "edits"], "unknown task 'edits'. Did you mean 'edit'"),
+        (["--testbed", "world", "--mode", "sequentail"], "mode must be one of"),
+    ],
+)
+def test_evaluate_refuses_unknown_names_at_the_boundary(tmp_path, args, refusal):
+    """Refused before any edit or evaluation is run, naming the closest valid name (main() prints it, exit 2)."""
+    result = runner.invoke(app, ["evaluate", *args, "-n", "1", "--out", str(tmp_path)])
+    assert result.exit_code != 0 and refusal in str(result.exception)
+    assert not list(tmp_path.glob("results_*.json"))

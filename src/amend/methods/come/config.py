@@ -26,7 +26,8 @@ class ComeConfig(AlphaEditConfig):
 
     Holds every field of the bases; ``nullspace_threshold``, ``threshold_mode`` and ``l2`` act only with
     ``base="alphaedit"``. :meth:`for_model` layers the base's defaults (its class, architecture and the settings the
-    model ships for it), CoME's reference settings for that base, the model's own ``come`` settings, then overrides.
+    model's testbed gives it), CoME's reference settings for that base, the testbed's ``come`` settings, then
+    overrides.
     """
 
     method: ClassVar[str] = "come"

@@ -23,7 +23,8 @@ class EmmetConfig(MemitConfig):
     written as equality constraints, (W + Δ)K = V, while Δ disturbs the preserved keys least.
 
     Defaults follow EasyEdit's configs (one layer; λ 1e4 for GPT-2 XL, 1e5 for GPT-J and Llama). Only λε matters
-    for the update (λ rescales C̃ and ε alike). A model that ships no EMMET settings but ships MEMIT's uses those.
+    for the update (λ rescales C̃ and ε alike). A model whose testbed gives no EMMET settings but gives MEMIT's uses
+    those.
     """
 
     method: ClassVar[str] = "emmet"

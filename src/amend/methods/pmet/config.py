@@ -15,8 +15,8 @@ class PmetConfig(MemitConfig):
     optimised jointly, and only the MLP target is written, with MEMIT's closed form and a √ residual split.
 
     The reference code ships GPT-J settings only (layers 3–8, λ 6000, 30 steps, lr 0.2, κ 1); they are the
-    defaults for every architecture, with MEMIT's layer range scaled to depth. A model that ships no PMET settings
-    but ships MEMIT's (the knowledge-world model) uses those.
+    defaults for every architecture, with MEMIT's layer range scaled to depth. A model whose testbed gives no PMET
+    settings but gives MEMIT's (the knowledge world) uses those.
     """
 
     method: ClassVar[str] = "pmet"
