@@ -18,6 +18,7 @@ from amend.lm.base import LanguageModel
 from amend.methods.config import MethodConfig
 from amend.requests import EDIT, EditRequest
 from amend.stats import Corpus, StatsCache
+from amend.testbeds.base import Testbed
 
 
 @dataclass
@@ -36,7 +37,7 @@ class Resources:
 
     stats: StatsCache = field(default_factory=StatsCache)
     corpus: Corpus | None = None
-    testbed: Any = None
+    testbed: Testbed | None = None
     base_fingerprint: str | None = None
     progress: bool = False
     state: dict[str, torch.Tensor] = field(default_factory=dict)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
 from amend.errors import ConfigError
+from amend.testbeds.base import model_defaults as testbed_defaults
 
 C = TypeVar("C", bound="MethodConfig")
 
@@ -32,8 +33,6 @@ class MethodConfig:
         """The configuration for ``model``: defaults for its architecture, then ``model_defaults`` (method name ->
         fields; by default those of the testbed the model belongs to), then ``overrides``."""
         if model_defaults is None:
-            from amend.testbeds.base import model_defaults as testbed_defaults
-
             model_defaults = testbed_defaults(model)
         values = cls.architecture_defaults(model.config)
         values.update(cls.defaults_from(model_defaults))

@@ -12,6 +12,7 @@ from amend.methods.config import option
 from amend.methods.locate.target import TargetSettings
 from amend.methods.memit.config import MemitConfig
 from amend.methods.pmet.config import PmetConfig
+from amend.testbeds.base import model_defaults as testbed_defaults
 
 BASE_CONFIGS: dict[str, type[MemitConfig]] = {"memit": MemitConfig, "alphaedit": AlphaEditConfig, "pmet": PmetConfig}
 
@@ -68,8 +69,6 @@ class ComeConfig(AlphaEditConfig):
         """The base method's configuration for ``model`` (its architecture's, then the model's defaults for the
         base), then CoME's own defaults for the model, then ``overrides``."""
         if model_defaults is None:
-            from amend.testbeds.base import model_defaults as testbed_defaults
-
             model_defaults = testbed_defaults(model)
         own = cls.defaults_from(model_defaults)
         base = overrides.get("base", own.get("base", "memit"))
