@@ -66,3 +66,16 @@ class EditFailed(AmendError, RuntimeError):
 
 class PatchMismatch(AmendError, ValueError):
     """A patch applied to a model it was not computed for (other fingerprint, missing module, wrong shape)."""
+
+
+class RunMismatch(AmendError, ValueError):
+    """A saved run folder that cannot be loaded or resumed as asked: unreadable files, or other settings than the
+    run was started with."""
+
+
+class CacheError(AmendError, ValueError):
+    """A statistics cache file that cannot be trusted (another model's or key's, truncated, altered, not finite).
+
+    The cache is shared between runs and users, so a bad file is refused rather than used or silently replaced;
+    the message names the file and what is wrong, and deleting the file has the statistics recomputed.
+    """

@@ -8,7 +8,6 @@ loaded patch reproduces the edited model bit for bit; a revert takes them back l
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -16,20 +15,20 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from amend.changes.adapters import ModuleAdapter
 from amend.changes.base import Change, Journal
 from amend.changes.memory import ContextFacts
 from amend.changes.weights import WeightDelta
-from amend.errors import PatchMismatch
+from amend.errors import AmendError, PatchMismatch
 from amend.fingerprint import fingerprint
 from amend.requests import request_from_dict
+from amend.storage import DIGEST_KEY, read_json, read_tensors, write_json, write_tensors
 
 FORMAT_VERSION = 2
 CHANGE_KINDS: dict[str, type[Change]] = {kind.kind: kind for kind in (WeightDelta, ModuleAdapter, ContextFacts)}
-TENSORS_FILE = "tensors.safetensors"
+TENSORS_FILE, PATCH_FILE = "tensors.safetensors", "patch.json"
 
 
 @dataclass
@@ -86,6 +85,13 @@ class Patch:
         try:
             for change in self.changes:
                 journal.add(change)
+            if check_fingerprint and self.result_fingerprint is not None:
+                found = fingerprint(model)
+                if found != self.result_fingerprint:
+                    raise PatchMismatch(
+                        f"after applying this {self.method} patch the model's fingerprint is {found[:12]}, not the "
+                        f"{self.result_fingerprint[:12]} it recorded: its changes are not the ones it was saved with"
+                    )
         except BaseException:
             journal.rollback()
             raise
@@ -109,16 +115,16 @@ class Patch:
     # ---- persistence -------------------------------------------------------------------------------------------
 
     def save(self, path: str | Path) -> Path:
-        """Write ``tensors.safetensors`` and ``patch.json`` into the directory ``path`` (no pickle)."""
+        """Write ``tensors.safetensors`` and ``patch.json`` into the directory ``path`` (no pickle); the JSON
+        records the digest of the tensors, so a changed or swapped tensor file is refused on load."""
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
         tensors: dict[str, torch.Tensor] = {}
         described = []
         for i, change in enumerate(self.changes):
             meta, own = change.to_saved()
             described.append({"kind": change.kind, **meta})
             tensors.update({f"{i}.{name}": tensor for name, tensor in own.items()})
-        save_file(tensors, str(path / TENSORS_FILE))
+        digest = write_tensors(path / TENSORS_FILE, tensors)
         meta = {
             "format_version": FORMAT_VERSION,
             "method": self.method,
@@ -126,41 +132,38 @@ class Patch:
             "amend_version": self.amend_version,
             "base_fingerprint": self.base_fingerprint,
             "result_fingerprint": self.result_fingerprint,
+            "tensors_digest": digest,
             "log": self.log,
             "changes": described,
             "requests": [{"kind": r.kind, **r.to_dict()} for r in self.requests],
         }
-        (path / "patch.json").write_text(json.dumps(meta, indent=2))
+        write_json(path / PATCH_FILE, meta)
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> Patch:
-        """A saved patch; its files are data: only the three change kinds and registered adapters are rebuilt."""
+        """A saved patch. Its files are data: only the three change kinds and registered adapters are rebuilt, the
+        tensors must match the digest the patch recorded, and every field is checked before use."""
         path = Path(path)
-        meta_file = path / "patch.json"
-        if not meta_file.exists():
-            raise PatchMismatch(f"{path} is not a saved patch (needs patch.json and {TENSORS_FILE})")
-        meta = json.loads(meta_file.read_text())
-        version = meta.get("format_version")
-        if version == 1:  # weight deltas only, as written before the other kinds existed
-            described = [{"kind": WeightDelta.kind, **step} for step in meta["steps"]]
-            tensor_file = path / "deltas.safetensors"
-        elif version == FORMAT_VERSION:
-            described, tensor_file = meta["changes"], path / TENSORS_FILE
+        if not (path / PATCH_FILE).is_file():
+            raise PatchMismatch(f"{path} is not a saved patch (needs {PATCH_FILE} and {TENSORS_FILE})")
+        meta = read_json(path / PATCH_FILE, PatchMismatch)
+        fields = _checked_fields(path / PATCH_FILE, meta)
+        if fields["version"] == 1:  # weight deltas only, written before other kinds and digests existed
+            tensors, _ = read_tensors(path / "deltas.safetensors", PatchMismatch, require_digest=False)
         else:
-            raise PatchMismatch(f"{path}: patch format {version} is not one of 1, {FORMAT_VERSION}")
-        if not tensor_file.exists():
-            raise PatchMismatch(f"{path} is not a saved patch (needs patch.json and {tensor_file.name})")
-        tensors = load_file(str(tensor_file))
+            tensors, header = read_tensors(path / TENSORS_FILE, PatchMismatch)
+            if header[DIGEST_KEY] != meta.get("tensors_digest"):
+                raise PatchMismatch(f"{path}: {TENSORS_FILE} is not the tensor file {PATCH_FILE} was saved with")
         return cls(
-            method=meta["method"],
-            config=meta["config"],
-            requests=[request_from_dict(r) for r in meta["requests"]],
-            changes=[_change(i, entry, tensors) for i, entry in enumerate(described)],
-            base_fingerprint=meta["base_fingerprint"],
-            result_fingerprint=meta.get("result_fingerprint"),
-            amend_version=meta.get("amend_version", ""),
-            log=meta.get("log", {}),
+            method=fields["method"],
+            config=fields["config"],
+            requests=[request_from_dict(r) for r in fields["requests"]],
+            changes=[_change(i, entry, tensors) for i, entry in enumerate(fields["changes"])],
+            base_fingerprint=fields["base_fingerprint"],
+            result_fingerprint=fields["result_fingerprint"],
+            amend_version=str(meta.get("amend_version", "")),
+            log=meta.get("log") if isinstance(meta.get("log"), dict) else {},
         )
 
     # ---- composition -------------------------------------------------------------------------------------------
@@ -188,6 +191,33 @@ class Patch:
         )
 
 
+def _checked_fields(file: Path, meta: Any) -> dict[str, Any]:
+    """The fields of a saved patch's JSON, each checked for its type (a file from elsewhere is data)."""
+    if not isinstance(meta, dict):
+        raise PatchMismatch(f"{file}: expected a JSON object, got {type(meta).__name__}")
+    version = meta.get("format_version")
+    if version not in (1, FORMAT_VERSION):
+        raise PatchMismatch(f"{file}: patch format {version!r} is not one of 1, {FORMAT_VERSION}")
+    changes = meta.get("steps" if version == 1 else "changes")
+    expected = {
+        "method": (meta.get("method"), str),
+        "config": (meta.get("config"), dict),
+        "base_fingerprint": (meta.get("base_fingerprint"), str),
+        "requests": (meta.get("requests"), list),
+        "changes": (changes, list),
+    }
+    for name, (value, kind) in expected.items():
+        if not isinstance(value, kind):
+            raise PatchMismatch(f"{file}: field {name!r} must be a {kind.__name__}, got {type(value).__name__}")
+    result = meta.get("result_fingerprint")
+    if result is not None and not isinstance(result, str):
+        raise PatchMismatch(f"{file}: field 'result_fingerprint' must be a string")
+    if version == 1:
+        changes = [{"kind": WeightDelta.kind, **step} if isinstance(step, dict) else step for step in changes]
+    values = {name: value for name, (value, _) in expected.items()}
+    return {**values, "changes": changes, "version": version, "result_fingerprint": result}
+
+
 def _change(index: int, entry: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Change:
     """Change ``index`` of a saved patch, from its description and its ``{index}.*`` tensors."""
     kind = entry.get("kind") if isinstance(entry, dict) else None
@@ -195,7 +225,12 @@ def _change(index: int, entry: dict[str, Any], tensors: dict[str, torch.Tensor])
         raise PatchMismatch(f"change {index} has kind {kind!r}; a patch holds only {sorted(CHANGE_KINDS)}")
     prefix = f"{index}."
     own = {name[len(prefix) :]: tensor for name, tensor in tensors.items() if name.startswith(prefix)}
-    return CHANGE_KINDS[kind].from_saved(entry, own)
+    try:
+        return CHANGE_KINDS[kind].from_saved(entry, own)
+    except AmendError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, RuntimeError) as err:
+        raise PatchMismatch(f"change {index} ({kind}) cannot be rebuilt: {err}") from None
 
 
 def revert_all(patches: Iterable[Patch]) -> None:

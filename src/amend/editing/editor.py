@@ -8,27 +8,28 @@ world) gets the testbed's statistics corpus and editing defaults with no extra a
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from amend.changes import Journal, Patch, revert_all
-from amend.errors import AmendError, ConfigError, EditFailed, PatchMismatch
+from amend.errors import AmendError, ConfigError, EditFailed, PatchMismatch, RunMismatch
 from amend.fingerprint import fingerprint
 from amend.methods import load_method
 from amend.methods.base import Resources, frozen
 from amend.methods.config import MethodConfig
 from amend.requests import Request, kind_of, request_from_dict
 from amend.stats import Corpus, StatsCache
+from amend.storage import read_json, read_tensors, write_json, write_tensors
 from amend.testbeds.base import testbed_of
 from amend.version import __version__
 
+EDITOR_FILE = "editor.json"
 RequestsLike = Request | Mapping[str, Any] | Iterable[Request | Mapping[str, Any]]
 ConfigLike = MethodConfig | Mapping[str, Any] | None
 
@@ -166,16 +167,15 @@ class Editor:
         """Write ``patches/NNNNN/``, ``state_<n>.safetensors`` and ``editor.json`` into the directory ``path``.
 
         ``editor.json`` is written last and atomically, so an interrupted save leaves the previous save intact;
-        ``extra`` is stored in it (a sequential run keeps its progress there).
+        ``extra`` is stored in it (a sequential run keeps its progress and settings there).
         """
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        committed = json.loads((path / "editor.json").read_text())["patches"] if (path / "editor.json").exists() else 0
+        committed = self.saved(path)["patches"] if (path / EDITOR_FILE).exists() else 0
         for i, patch in enumerate(self.patches):
             if i >= committed:  # committed patches never change; later ones may be left from an interrupted save
                 patch.save(path / "patches" / f"{i:05d}")
         state_file = f"state_{len(self.patches):05d}.safetensors"
-        save_file({k: v.contiguous().cpu() for k, v in self.state.items()}, str(path / state_file))
+        write_tensors(path / state_file, self.state)
         meta = {
             "method": self.method,
             "config": self.config.to_dict(),
@@ -185,18 +185,38 @@ class Editor:
             "amend_version": __version__,
             "extra": extra or {},
         }
-        tmp = path / "editor.json.tmp"
-        tmp.write_text(json.dumps(meta, indent=2, default=str))
-        tmp.replace(path / "editor.json")
+        write_json(path / EDITOR_FILE, meta)
         for old in path.glob("state_*.safetensors"):
             if old.name != state_file:
                 old.unlink()
         return path
 
     @staticmethod
+    def saved(path: str | Path) -> dict[str, Any]:
+        """The contents of a saved ``editor.json``, each field checked (a run folder from elsewhere is data)."""
+        file = Path(path) / EDITOR_FILE
+        meta = read_json(file, RunMismatch)
+        if not isinstance(meta, dict):
+            raise RunMismatch(f"{file}: expected a JSON object, got {type(meta).__name__}")
+        expected = {
+            "method": str,
+            "config": dict,
+            "base_fingerprint": str,
+            "patches": int,
+            "state_file": str,
+            "extra": dict,
+        }
+        for name, kind in expected.items():
+            if not isinstance(meta.get(name), kind) or isinstance(meta.get(name), bool):
+                raise RunMismatch(f"{file}: field {name!r} must be a {kind.__name__}, got {meta.get(name)!r}")
+        if meta["patches"] < 0 or not re.fullmatch(r"state_\d{5}\.safetensors", meta["state_file"]):
+            raise RunMismatch(f"{file}: 'patches' or 'state_file' is not one amend writes")
+        return meta
+
+    @staticmethod
     def saved_extra(path: str | Path) -> dict[str, Any]:
         """The ``extra`` stored by :meth:`save`."""
-        return json.loads((Path(path) / "editor.json").read_text()).get("extra", {})
+        return Editor.saved(path)["extra"]
 
     @classmethod
     def load(
@@ -204,23 +224,48 @@ class Editor:
         path: str | Path,
         model: nn.Module,
         tokenizer: PreTrainedTokenizerBase,
-        **options: Any,
+        *,
+        cache_dir: str | Path | StatsCache | None = None,
+        corpus: Corpus | Sequence[str] | str | Path | None = None,
+        progress: bool = False,
     ) -> Editor:
         """Re-create a saved editor on the *unedited* model: its patches are re-applied in order, its state
-        restored. ``options`` are :class:`Editor`'s keyword arguments other than the config (``cache_dir``,
-        ``corpus``, ``progress``)."""
+        restored.
+
+        The folder is data: paths are only ever the caller's. The saved config's path fields (``stats_corpus``) are
+        not read from the file; a run saved with another statistics corpus than the model's default is loaded only
+        when the caller passes ``corpus``.
+        """
         path = Path(path)
-        meta = json.loads((path / "editor.json").read_text())
-        config = load_method(meta["method"]).config_cls.from_dict(meta["config"])
-        editor = cls(model, tokenizer, meta["method"], config=config, **options)
+        meta = cls.saved(path)
+        method_cls = load_method(meta["method"])
+        defaults = method_config(meta["method"], model)
+        values = dict(meta["config"])
+        for name in getattr(method_cls.config_cls, "PATH_FIELDS", ()):
+            saved_value, own = values.get(name), getattr(defaults, name)
+            if corpus is None and saved_value != own:
+                raise RunMismatch(
+                    f"{path} was saved with {name}={saved_value!r}; paths are not taken from a saved run: pass "
+                    "corpus= (amend evaluate --corpus FILE) to load it with that corpus"
+                )
+            values[name] = own
+        config = method_cls.config_cls.from_dict(values)
+        editor = cls(
+            model, tokenizer, meta["method"], config=config, cache_dir=cache_dir, corpus=corpus, progress=progress
+        )
         if editor.base_fingerprint != meta["base_fingerprint"]:
             raise PatchMismatch(
                 f"{path} was saved for a model with fingerprint {meta['base_fingerprint'][:12]}, not "
                 f"{editor.base_fingerprint[:12]}; load it on the unedited model it started from"
             )
-        for i in range(meta["patches"]):
-            editor.patches.append(Patch.load(path / "patches" / f"{i:05d}").apply(model))
-        editor.state.update(load_file(str(path / meta["state_file"])))
+        state, _ = read_tensors(path / meta["state_file"], RunMismatch)
+        try:
+            for i in range(meta["patches"]):
+                editor.patches.append(Patch.load(path / "patches" / f"{i:05d}").apply(model))
+        except BaseException:
+            revert_all(editor.patches)
+            raise
+        editor.state.update(state)
         return editor
 
 

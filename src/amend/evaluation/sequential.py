@@ -10,6 +10,8 @@ last save and gives the results an uninterrupted run gives, because every step i
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
+from amend.changes import revert_all
 from amend.editing import Editor
-from amend.errors import ConfigError
+from amend.errors import ConfigError, RunMismatch
 from amend.evaluation.observe import Observation, item_values, observe
 from amend.evaluation.report import aggregate, named_values
 from amend.evaluation.tasks import Item
@@ -71,13 +74,55 @@ class _Progress:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> _Progress:
-        return cls(
-            data["batches_done"],
-            {int(k): v for k, v in data["immediate"].items()},
-            data["checkpoints"],
-            data["seconds"],
-        )
+    def from_dict(cls, data: dict[str, Any], source: Path) -> _Progress:
+        """The progress saved in a run folder (its ``editor.json``), checked field by field."""
+        try:
+            progress = cls(
+                int(data["batches_done"]),
+                {int(k): v for k, v in data["immediate"].items()},
+                list(data["checkpoints"]),
+                [float(s) for s in data["seconds"]],
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise RunMismatch(f"{source}: the saved progress is incomplete or malformed ({err!r})") from None
+        if progress.batches_done < 0 or len(progress.seconds) != progress.batches_done:
+            raise RunMismatch(f"{source}: the saved progress is inconsistent (batches done vs. their timings)")
+        return progress
+
+
+def run_settings(requests: Sequence[Any], setup: EditSetup, evaluation: EvaluationSettings) -> dict[str, Any]:
+    """Everything that decides a sequential run's results: recorded in the run folder, compared on resume."""
+    records = json.dumps([{"kind": r.kind, **r.to_dict()} for r in requests], sort_keys=True, default=str)
+    return {
+        "method": Editor.method_class(setup.method).name,
+        "config": setup.config.to_dict(),
+        "edit_batch_size": evaluation.sequential.edit_batch_size,
+        "checkpoint_every": evaluation.sequential.checkpoint_every,
+        "protocols": list(evaluation.protocols),
+        "task": evaluation.task,
+        "requests": len(requests),
+        "requests_sha256": hashlib.sha256(records.encode()).hexdigest(),
+    }
+
+
+def _differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """One line per setting that differs between a saved run and a resume."""
+    lines = []
+    for name in now:
+        if name == "config" and isinstance(saved.get(name), dict):
+            fields = sorted(set(saved[name]) | set(now[name]))
+            changed = [f for f in fields if _plain(saved[name].get(f)) != _plain(now[name].get(f))]
+            lines += [f"config.{f}: saved {saved[name].get(f)!r}, now {now[name].get(f)!r}" for f in changed]
+        elif name == "requests_sha256" and saved.get(name) != now[name]:
+            lines.append("requests: not the ones the run edits (another --seed, -n, request file or dataset)")
+        elif _plain(saved.get(name)) != _plain(now[name]):
+            lines.append(f"{name}: saved {saved.get(name)!r}, now {now[name]!r}")
+    return lines
+
+
+def _plain(value: Any) -> Any:
+    """JSON's view of a value (a tuple saved is a list read back)."""
+    return json.loads(json.dumps(value, default=str))
 
 
 def run_sequential(
@@ -94,7 +139,8 @@ def run_sequential(
     settings, protocols, progress = evaluation.sequential, evaluation.protocols, evaluation.progress
     size = settings.edit_batch_size
     batches = [list(range(i, min(i + size, len(requests)))) for i in range(0, len(requests), size)]
-    editor, state = _start(model, tokenizer, setup, settings)
+    recorded = run_settings(requests, setup, evaluation)
+    editor, state = _start(model, tokenizer, setup, settings, recorded)
     by_request: dict[int, list[int]] = {}
     for index, item in enumerate(items):
         by_request.setdefault(item.request, []).append(index)
@@ -111,14 +157,14 @@ def run_sequential(
         if state.batches_done % settings.checkpoint_every == 0 and state.batches_done < len(batches):
             state.checkpoints.append(_checkpoint(edited, items, before, lm, protocols))
         if settings.run_dir is not None and state.batches_done % settings.save_every == 0:
-            editor.save(settings.run_dir, extra=state.to_dict())
+            editor.save(settings.run_dir, extra={**state.to_dict(), "settings": recorded})
         bar.update(1)
     bar.close()
     after = observe(lm, items, protocols)
     final = _summary(items, after, before, protocols)
     state.checkpoints.append({"edits": len(requests), "summary": final})
     if settings.run_dir is not None:
-        editor.save(settings.run_dir, extra=state.to_dict())
+        editor.save(settings.run_dir, extra={**state.to_dict(), "settings": recorded})
     immediate_values = [state.immediate[i] for i in sorted(state.immediate)]
     _, immediate = aggregate(immediate_values, [items[i].request for i in sorted(state.immediate)])
     per_request = [state.seconds[b] / len(batch) for b, batch in enumerate(batches) for _ in batch]
@@ -133,10 +179,28 @@ def run_sequential(
     return after, config, per_request, extra
 
 
-def _start(model, tokenizer, setup: EditSetup, settings: SequentialSettings) -> tuple[Editor, _Progress]:
+def _start(
+    model, tokenizer, setup: EditSetup, settings: SequentialSettings, recorded: dict[str, Any]
+) -> tuple[Editor, _Progress]:
     if settings.resume and (settings.run_dir / "editor.json").exists():
+        extra = Editor.saved_extra(settings.run_dir)
+        saved = extra.get("settings")
+        if not isinstance(saved, dict):
+            raise RunMismatch(f"{settings.run_dir} records no settings (an older amend's run?): start a new run")
+        differences = _differences(saved, recorded)
+        if differences:
+            raise RunMismatch(
+                f"cannot resume {settings.run_dir} with other settings than it was started with:\n  "
+                + "\n  ".join(differences)
+            )
+        progress = _Progress.from_dict(extra, settings.run_dir / "editor.json")
         editor = Editor.load(settings.run_dir, model, tokenizer, cache_dir=setup.cache_dir, corpus=setup.corpus)
-        return editor, _Progress.from_dict(Editor.saved_extra(settings.run_dir))
+        if len(editor.patches) != progress.batches_done:
+            revert_all(editor.patches)
+            raise RunMismatch(
+                f"{settings.run_dir}: {len(editor.patches)} patches saved for {progress.batches_done} batches"
+            )
+        return editor, progress
     if settings.run_dir is not None and (settings.run_dir / "editor.json").exists():
         raise ConfigError(f"{settings.run_dir} holds a run already; resume it or choose another directory")
     return setup.editor(model, tokenizer), _Progress()

@@ -23,6 +23,8 @@ class MethodConfig:
     """
 
     method: ClassVar[str] = ""
+    # Fields holding paths: a config read from a file (a saved run) never takes them from the file.
+    PATH_FIELDS: ClassVar[tuple[str, ...]] = ()
     ARCH_DEFAULTS: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     DEFAULTS_FALLBACK: ClassVar[tuple[str, ...]] = ()
 

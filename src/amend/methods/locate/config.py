@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 from amend.errors import ConfigError
 from amend.methods.config import MethodConfig, option
@@ -13,6 +14,8 @@ from amend.stats import StatsSettings
 @dataclasses.dataclass(frozen=True)
 class LocateConfig(MethodConfig):
     """Target-vector optimisation (spec §0.4), context templates (§0.1) and covariance statistics (§0.5)."""
+
+    PATH_FIELDS: ClassVar[tuple[str, ...]] = ("stats_corpus",)
 
     v_num_grad_steps: int = option(20, "Iterations of the target-vector optimisation (at most N-1 Adam steps).")
     v_lr: float = option(0.5, "Adam learning rate of the target-vector optimisation.")
