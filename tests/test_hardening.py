@@ -155,14 +155,14 @@ def test_tampered_patch_tensors_are_refused(saved_patch, tamper, refusal):
 def test_a_patch_whose_changes_are_not_its_recorded_result_is_refused_after_apply(saved_patch):
     """Consistent files (digests recomputed) that do not give the model the patch says they give: refused, and the
     model is left as it was."""
-    from amend.storage import tensors_digest
+    from amend.storage import DIGEST_KEY, tensors_digest
 
     folder, model = saved_patch
     _rewrite_tensors(folder, lambda t: t * 2, keep_header=False)
     with safe_open(str(folder / "tensors.safetensors"), framework="pt") as handle:
         tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
     digest = tensors_digest(tensors)
-    save_file(tensors, str(folder / "tensors.safetensors"), metadata={"amend_sha256": digest})
+    save_file(tensors, str(folder / "tensors.safetensors"), metadata={DIGEST_KEY: digest})
     meta = json.loads((folder / "patch.json").read_text())
     (folder / "patch.json").write_text(json.dumps({**meta, "tensors_digest": digest}))
     before = [p.detach().clone() for p in model.parameters()]
@@ -199,3 +199,57 @@ def test_every_file_a_run_or_patch_writes_has_the_same_permissions(tmp_path):
     files = [path for path in (tmp_path / "run").rglob("*") if path.is_file()]
     assert {path.suffix for path in files} == {".json", ".safetensors"}
     assert {path.stat().st_mode & 0o777 for path in files} == {0o666 & ~mask}
+
+
+def test_requests_that_cannot_work_are_refused_before_editing(tmp_path):
+    model, tok = trained_tiny_model("gpt2"), tokenizer()
+    before = [p.detach().clone() for p in model.parameters()]
+    editor = amend.Editor(model, tok, "rome", corpus=CORPUS, cache_dir=tmp_path, **ROME_TEST_SETTINGS)
+    long_prompt = "Rain fell. " * 100 + "{} works for"
+    too_long = amend.EditRequest(long_prompt, "Apple A5", "Tokyo", id="long")
+    refusal = r"record 'long', field 'prompt'.*longer than the model's context of 128"
+    with pytest.raises(amend.RecordError, match=refusal):
+        editor.edit([too_long])
+    first = amend.EditRequest("{} works for", "Apple A5", "Tokyo", id="a")
+    clash = amend.EditRequest("{} works for", "Apple A5", "Nokia", id="b")
+    with pytest.raises(amend.RecordError, match=r"record 'b', field 'target_new'.*conflicts with record 'a'"):
+        editor.edit([first, clash])
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    with pytest.raises(amend.RecordError, match="field 'target_new': equals target_true"):
+        amend.EditRequest("{} works for", "Apple A5", "Tokyo", "Tokyo", id="same")
+
+
+def test_a_subject_of_unknown_tokens_only_is_refused():
+    model, tok, _ = amend.world.load()
+    request = amend.EditRequest("{} was born in", "Zorblax Quuxington", "Paris", id="nobody")
+    with pytest.raises(amend.RecordError, match=r"record 'nobody', field 'subject'.*only unknown tokens"):
+        amend.Editor(model, tok, "rome").edit(request)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "refusal"),
+    [
+        ("mom2_update_weight", -1.0, "mom2_update_weight must not be negative"),
+        ("v_lr", float("nan"), "v_lr must be finite"),
+        ("v_lr", "abc", "v_lr must be a float, got 'abc'"),
+        ("v_num_grad_steps", 0, "v_num_grad_steps must be positive"),
+        ("layers", (0, "x"), "layers must be a int"),
+    ],
+)
+def test_config_values_outside_their_domain_are_refused(field, value, refusal):
+    with pytest.raises(amend.ConfigError, match=refusal):
+        amend.editing.method_config("memit", trained_tiny_model("gpt2"), {field: value})
+
+
+@pytest.mark.parametrize(
+    "args", [["-n", "0"], ["--forward-batch-size", "0"], ["--batch-size", "0"], ["--num-edits", "-1"]]
+)
+def test_cli_numbers_outside_their_domain_are_usage_errors(args, tmp_path):
+    from typer.testing import CliRunner
+
+    from amend.cli.app import app
+
+    result = CliRunner().invoke(app, ["evaluate", "--testbed", "world", *args, "--out", str(tmp_path)])
+    assert (result.exit_code == 2 and "Invalid value" in result.output and result.exception is None) or isinstance(
+        result.exception, SystemExit
+    )

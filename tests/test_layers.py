@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 LAYERS = [
-    {"errors", "version", "registry", "fingerprint", "tokens"},
+    {"errors", "version", "registry", "fingerprint", "tokens", "storage"},
     {"requests", "architectures", "forward"},
     {"hooks"},
     {"changes", "stats", "datasets"},

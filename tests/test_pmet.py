@@ -85,7 +85,8 @@ def test_a_target_already_the_argmax_stops_once_the_kl_is_small():
     model, tok = trained_tiny_model("gpt2"), tokenizer()
     body = anatomy(model)
     known = facts()[("{} works for", "Apple A5")]
-    request = EditRequest("{} works for", "Apple A5", known, "Paris")  # the model already says the "new" object
+    other = "Rome" if known == "Paris" else "Paris"
+    request = EditRequest("{} works for", "Apple A5", known, other)  # the model already says the "new" object
     sites = [Site(Component.MLP_OUTPUT, 1), Site(Component.ATTN_OUTPUT, 1)]
     plain = TargetSettings(steps=6, early_stop_loss=0.0, kl_factor=1.0)  # the loss rule can never stop it
     with frozen(model):

@@ -157,7 +157,7 @@ def test_config_defaults_and_overrides(setup):
     assert config.mom2_adjustment and config.key_mode == "original"
     assert 0 <= config.layer < model.config.num_hidden_layers
     assert RomeConfig.for_model(model, layer=2).layer == 2
-    with pytest.raises(amend.ConfigError, match="no field.*'layr': did you mean 'layer'"):
+    with pytest.raises(amend.ConfigError, match=r"no field.*'layr': did you mean 'layer'"):
         RomeConfig.for_model(model, layr=2)
     with pytest.raises(amend.ConfigError, match="key_mode"):
         RomeConfig.for_model(model, key_mode="mixed")

@@ -2,7 +2,7 @@ import pytest
 import torch
 from helpers import corpus, tiny_model, tokenizer
 
-import amend.stats.cache as cache_module
+from amend import storage
 from amend.architectures import Component, Site, anatomy
 from amend.hooks import capture
 from amend.stats import Corpus, StatsCache, StatsSettings, collect_second_moments
@@ -89,20 +89,20 @@ def test_a_writer_that_dies_mid_write_leaves_no_cache_file(tmp_path, monkeypatch
     texts, settings = Corpus.from_texts(corpus(20)), StatsSettings(token_budget=200)
     cache = StatsCache(tmp_path)
     cache.second_moments(body, tok, [1], texts, settings, progress=False)
-    real_save = cache_module.save_file
+    real_save = storage.save_file
 
     def dies_half_way(tensors, filename, metadata=None):
         with open(filename, "wb") as handle:
             handle.write(b"half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(cache_module, "save_file", dies_half_way)
+    monkeypatch.setattr(storage, "save_file", dies_half_way)
     with pytest.raises(OSError, match="disk full"):
         cache.projectors(body, tok, [1], texts, settings, 0.01, "relative", progress=False)
     assert [f.name for f in tmp_path.rglob("*") if f.is_file()] == [
         f.name for f in tmp_path.rglob("*.safetensors") if "__P" not in f.name
     ]  # only the moments: no projector under its name, no temporary file left
-    monkeypatch.setattr(cache_module, "save_file", real_save)
+    monkeypatch.setattr(storage, "save_file", real_save)
     projector = cache.projectors(body, tok, [1], texts, settings, 0.01, "relative", progress=False)[1]
     again = StatsCache(tmp_path).projectors(body, tok, [1], texts, settings, 0.01, "relative", progress=False)[1]
     assert torch.equal(again, projector) and torch.allclose(projector @ projector, projector, atol=1e-6)

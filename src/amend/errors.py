@@ -74,7 +74,8 @@ class RunMismatch(AmendError, ValueError):
 
 
 class CacheError(AmendError, ValueError):
-    """A statistics cache file that cannot be trusted (another model's or key's, truncated, altered, not finite).
+    """A statistics cache file that cannot be trusted (another model's or key's, truncated, altered, not finite),
+    or statistics too broken to be written to one.
 
     The cache is shared between runs and users, so a bad file is refused rather than used or silently replaced;
     the message names the file and what is wrong, and deleting the file has the statistics recomputed.

@@ -21,22 +21,25 @@ from safetensors.torch import save_file
 
 from amend.errors import AmendError
 
-DIGEST_KEY = "amend_sha256"
+DIGEST_KEY = "sha256"
 
 
-def tensors_digest(tensors: Mapping[str, torch.Tensor]) -> str:
-    """sha256 over every tensor's name, dtype, shape and bytes, in name order."""
+def tensors_digest(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str] | None = None) -> str:
+    """sha256 over the header entries (but the digest itself) and every tensor's name, dtype, shape and bytes, in
+    name order: a header entry such as a second moment's ``count`` is as much a file's content as its tensors."""
     digest = hashlib.sha256()
+    header = {key: value for key, value in (metadata or {}).items() if key != DIGEST_KEY}
+    digest.update(json.dumps(header, sort_keys=True).encode())
     for name in sorted(tensors):
         tensor = tensors[name].detach().contiguous().cpu()
-        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
-        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes())
+        digest.update(json.dumps([name, str(tensor.dtype), list(tensor.shape)]).encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
     return digest.hexdigest()
 
 
 def write_tensors(path: Path, tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str] | None = None) -> str:
-    """Write ``tensors`` (with their digest in the header) atomically; returns the digest."""
-    digest = tensors_digest(tensors)
+    """Write ``tensors`` (with the digest of them and the header in the header) atomically; returns the digest."""
+    digest = tensors_digest(tensors, metadata)
     header = {**(metadata or {}), DIGEST_KEY: digest}
     plain = {name: tensor.detach().contiguous().cpu() for name, tensor in tensors.items()}
     _atomically(path, lambda tmp: save_file(plain, str(tmp), metadata=header))
@@ -59,7 +62,7 @@ def read_tensors(
     expected = header.get(DIGEST_KEY)
     if expected is None and require_digest:
         raise error(f"{path} carries no digest of its tensors; it was not written by amend")
-    if expected is not None and tensors_digest(tensors) != expected:
+    if expected is not None and tensors_digest(tensors, header) != expected:
         raise error(f"{path}: its tensors do not match the digest in its header (changed since it was written)")
     return tensors, header
 

@@ -87,7 +87,9 @@ def evaluate(
             file_okay=False,
         ),
     ] = None,
-    num_requests: Annotated[int, typer.Option("--num-requests", "-n", help="Testbed requests (with --testbed).")] = 100,
+    num_requests: Annotated[
+        int, typer.Option("--num-requests", "-n", min=1, help="Testbed requests (with --testbed).")
+    ] = 100,
     seed: Annotated[int, typer.Option(help="Seed of the testbed requests.")] = 0,
     method: Annotated[str, typer.Option(help="Editing method, or 'none' for the unedited model.")] = "rome",
     mode: Annotated[str, typer.Option(help="single, batch or sequential.")] = "single",
@@ -102,12 +104,12 @@ def evaluate(
     out: Annotated[Path, typer.Option(help="Directory for results_<date>.json and samples_<date>.jsonl.")] = Path(
         "runs/evaluate"
     ),
-    num_edits: Annotated[int | None, typer.Option(help="Evaluate only the first N requests.")] = None,
-    batch_size: Annotated[int, typer.Option(help="Requests per edit batch (sequential mode).")] = 1,
-    checkpoint_every: Annotated[int, typer.Option(help="Sequential: evaluate all edits every N batches.")] = 10,
-    save_every: Annotated[int, typer.Option(help="Sequential: save the run every N batches.")] = 5,
+    num_edits: Annotated[int | None, typer.Option(min=1, help="Evaluate only the first N requests.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Requests per edit batch (sequential mode).")] = 1,
+    checkpoint_every: Annotated[int, typer.Option(min=1, help="Sequential: evaluate all edits every N batches.")] = 10,
+    save_every: Annotated[int, typer.Option(min=1, help="Sequential: save the run every N batches.")] = 5,
     resume: Annotated[bool, typer.Option(help="Sequential: continue the run saved in OUT/run.")] = False,
-    forward_batch_size: Annotated[int, typer.Option(help="Prompts per forward pass.")] = 64,
+    forward_batch_size: Annotated[int, typer.Option(min=1, help="Prompts per forward pass.")] = 64,
     device: Annotated[str, typer.Option(help="torch device.")] = "cpu",
     dataset: Annotated[str | None, typer.Option(help="Format of --path (amend validate --help lists them).")] = None,
     path: Annotated[Path | None, typer.Option(help="A benchmark file read as --dataset.")] = None,

@@ -17,7 +17,9 @@ import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
+from amend.architectures import anatomy
 from amend.changes import Journal, Patch, revert_all
+from amend.editing.checks import check_requests
 from amend.errors import AmendError, ConfigError, EditFailed, PatchMismatch, RunMismatch
 from amend.fingerprint import fingerprint
 from amend.methods import load_method
@@ -129,6 +131,7 @@ class Editor:
                     f"{self.method} edits {self.method_cls.reads} requests; request {request.record_id!r} is a "
                     f"{kind_of(request)} request"
                 )
+        check_requests(requests, self.tokenizer, anatomy(self.model).context_length)
         before = fingerprint(self.model)
         saved_state = {name: tensor.clone() for name, tensor in self.state.items()}
         journal = Journal(self.model)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
@@ -27,6 +28,12 @@ class MethodConfig:
     PATH_FIELDS: ClassVar[tuple[str, ...]] = ()
     ARCH_DEFAULTS: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     DEFAULTS_FALLBACK: ClassVar[tuple[str, ...]] = ()
+
+    def __post_init__(self) -> None:
+        """Every field of a plain type holds a value of that type, and every number is finite: a ``--set v_lr=abc``
+        or a NaN from a config file is refused here, naming the field, not deep inside an edit."""
+        for spec in dataclasses.fields(self):
+            _check_plain_type(type(self).__name__, spec.name, spec.type, getattr(self, spec.name))
 
     @classmethod
     def for_model(
@@ -80,6 +87,33 @@ class MethodConfig:
     def help(cls) -> dict[str, str]:
         """Field name -> its documentation (shown by ``amend ls --method``)."""
         return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}
+
+
+_PLAIN = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
+
+
+def _check_plain_type(owner: str, name: str, annotation: Any, value: Any) -> None:
+    """Check ``value`` against an annotation such as ``float``, ``int | None`` or ``tuple[int, ...]`` (others pass)."""
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    parts = [part.strip() for part in text.split("|")]
+    if "None" in parts and value is None:
+        return
+    kinds = [part for part in parts if part != "None"]
+    if len(kinds) != 1:
+        return
+    kind = kinds[0]
+    if kind.startswith("tuple[") and kind.endswith(", ...]") and kind[6:-6] in _PLAIN:
+        if not isinstance(value, tuple):
+            raise ConfigError(f"{owner}.{name} must be a list of {kind[6:-6]}, got {value!r}")
+        for item in value:
+            _check_plain_type(owner, name, kind[6:-6], item)
+        return
+    if kind not in _PLAIN:
+        return
+    if not isinstance(value, _PLAIN[kind]) or (kind != "bool" and isinstance(value, bool)):
+        raise ConfigError(f"{owner}.{name} must be a {kind}, got {value!r} ({type(value).__name__})")
+    if kind in ("int", "float") and not math.isfinite(value):
+        raise ConfigError(f"{owner}.{name} must be finite, got {value!r}")
 
 
 def _did_you_mean(name: str, names: set[str]) -> str:

@@ -98,6 +98,8 @@ class EditRequest:
             _require_text(rid, name, getattr(self, name))
         if self.target_true is not None:
             _require_text(rid, "target_true", self.target_true)
+            if self.target_true.strip() == self.target_new.strip():
+                raise RecordError(rid, "target_new", f"equals target_true ({self.target_true!r}): nothing to edit")
         object.__setattr__(self, "prompt", _as_template(rid, self.prompt, self.subject))
         object.__setattr__(self, "rephrase", _rephrase_tuple(rid, self.rephrase))
         object.__setattr__(self, "locality", _probe_tuple(rid, "locality", self.locality))

@@ -1,23 +1,40 @@
 """An explicit, on-disk cache of statistics, keyed by everything they depend on.
 
 Files are safetensors under ``root/<fingerprint>/<module>/``; the key (model fingerprint, module, corpus
-identity, token budget, maximum length, dtype) is in the file name and repeated in the header, which is checked
-on load. There is no module-level cache: callers hold a :class:`StatsCache` and pass it where it is needed.
+identity, token budget, maximum length, dtype, and a projector's threshold and mode) is in the file name and
+repeated in the header. There is no module-level cache: callers hold a :class:`StatsCache` and pass it where it is
+needed.
+
+A cache is shared between runs (and users, and read-only copies shipped with a model), and wrong statistics make
+an edit silently wrong rather than fail, so a file is used only if it is what its name says. On load the header
+must match the key asked for, the tensors must read back whole with the expected name, dtype and shape, their
+values must be possible (finite; a second moment's diagonal non-negative and not all zero, its count between one
+and the token budget; a projector's entries at most 1 in magnitude), and they must match the ``sha256`` content
+digest in the header (:func:`amend.storage.tensors_digest`, written on save). Anything else raises
+:class:`CacheError` naming the file and what is wrong; deleting the file has it recomputed. Nothing is silently
+recomputed over a bad file: the file may be someone else's, or in a read-only root.
+
+Files written before the digest existed have none and still load, with every other check made (for a second
+moment: the key in the header and its values; for a projector, whose header was empty then: its values). The
+digest catches corruption and a file edited without it being recomputed; it is a checksum, not a signature, so
+it cannot stop someone who rewrites the digest too.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors import SafetensorError, safe_open
 from transformers import PreTrainedTokenizerBase
 
+from amend import storage
 from amend.architectures.anatomy import Anatomy
+from amend.architectures.weights import dims
+from amend.errors import CacheError
 from amend.fingerprint import fingerprint
 from amend.stats.corpus import Corpus
 from amend.stats.projector import null_space_projector
@@ -64,17 +81,18 @@ class StatsCache:
         as in the original methods, rather than again after every edit.
         """
         model_id = model_id or fingerprint(anatomy.model)
+        keys = {layer: _key(model_id, anatomy.mlp_out_proj_name(layer), corpus, settings) for layer in layers}
         paths = {layer: self._path(model_id, anatomy.mlp_out_proj_name(layer), corpus, settings) for layer in layers}
         found = {}
         for layer, path in paths.items():
             existing = self._existing(path)
             if existing is not None:
-                found[layer] = _load(existing)
+                found[layer] = _load(existing, keys[layer], settings, _key_width(anatomy, layer))
         missing = [layer for layer in layers if layer not in found]
         if missing:
             computed = collect_second_moments(anatomy, tokenizer, missing, corpus, settings, progress=progress)
             for layer, moment in computed.items():
-                _save(paths[layer], moment, model_id, corpus, settings)
+                _save(paths[layer], moment, keys[layer], settings)
             found.update(computed)
             self.computed += len(missing)
         return {layer: found[layer] for layer in layers}
@@ -94,14 +112,19 @@ class StatsCache:
     ) -> dict[int, torch.Tensor]:
         """Null-space projectors (float64) of the key statistics at ``layers``, cached beside the statistics."""
         model_id = model_id or fingerprint(anatomy.model)
-        out, missing = {}, []
+        out, missing, keys = {}, [], {}
         for layer in layers:
-            path = self._path(model_id, anatomy.mlp_out_proj_name(layer), corpus, settings)
+            module = anatomy.mlp_out_proj_name(layer)
+            keys[layer] = {
+                **_key(model_id, module, corpus, settings),
+                "threshold": repr(float(threshold)),
+                "mode": mode,
+            }
+            path = self._path(model_id, module, corpus, settings)
             path = path.with_name(path.stem + f"__P{mode}{threshold:g}.safetensors")
             existing = self._existing(path)
             if existing is not None:
-                with safe_open(str(existing), framework="pt") as handle:
-                    out[layer] = handle.get_tensor("projector")
+                out[layer] = _load_projector(existing, keys[layer], _key_width(anatomy, layer))
             else:
                 missing.append((layer, path))
         if missing:
@@ -116,7 +139,7 @@ class StatsCache:
             )
             for layer, path in missing:
                 out[layer] = null_space_projector(moments[layer].mean(), threshold, mode)
-                _write_atomically(path, {"projector": out[layer].contiguous()})
+                _write_atomically(path, {"projector": out[layer].contiguous()}, keys[layer])
         return {layer: out[layer] for layer in layers}
 
     def _existing(self, path: Path) -> Path | None:
@@ -133,43 +156,161 @@ class StatsCache:
         return self.root / model_id[:20] / module / "mom2" / name
 
 
-def _save(path: Path, moment: SecondMoment, model_id: str, corpus: Corpus, settings: StatsSettings) -> None:
-    header = {
+# Header fields of a second-moment file that every version has written: required even in a file without a digest.
+_LEGACY_FIELDS = ("fingerprint", "corpus", "token_budget", "max_length", "dtype")
+DIGEST = storage.DIGEST_KEY
+_KEY_NAMES = {
+    "fingerprint": "model",
+    "corpus": "corpus",
+    "token_budget": "token budget",
+    "max_length": "maximum length",
+    "threshold": "null-space threshold",
+    "mode": "threshold mode",
+}  # what a header field that does not match says the file is of
+
+
+def _key(model_id: str, module: str, corpus: Corpus, settings: StatsSettings) -> dict[str, str]:
+    """The header fields a file must carry to stand for these statistics (the file name abbreviates them)."""
+    return {
         "fingerprint": model_id,
+        "module": module,
         "corpus": corpus.identity,
         "token_budget": str(settings.token_budget),
         "max_length": str(settings.max_length),
         "dtype": settings.dtype,
-        "count": str(moment.count),
     }
-    _write_atomically(path, {"total": moment.total.contiguous()}, header)
+
+
+def _key_width(anatomy: Anatomy, layer: int) -> int | None:
+    """The dimension of the keys at ``layer`` (the input width of the MLP output projection), if it can be read."""
+    module = anatomy.module(anatomy.mlp_out_proj_name(layer))
+    width = getattr(module, "in_features", None)  # nn.Linear, and quantised ones whose packed weight has other shapes
+    if isinstance(width, int):
+        return width
+    try:
+        return dims(module)[1]
+    except TypeError:  # neither Linear nor Conv1D: the statistics must still be square, whatever their size
+        return None
+
+
+def _save(path: Path, moment: SecondMoment, key: dict[str, str], settings: StatsSettings) -> None:
+    # The checks of a load, made before writing: a file this writer could not read back is never written.
+    problem = _moment_problem(moment.total, moment.count, settings, None)
+    if problem is not None:
+        raise CacheError(
+            f"statistics computed for {key['module']} are unusable: {problem}. Nothing was written to {path}; "
+            f"the model's activations at that module are the place to look"
+        )
+    _write_atomically(path, {"total": moment.total.contiguous()}, {**key, "count": str(moment.count)})
 
 
 def _write_atomically(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
-    """Write under a temporary name of this writer's own, then rename: an interrupted run never leaves a
-    half-written cache file, and two runs sharing a cache never write into one file. safetensors creates files
-    readable by their owner only; a cache file gets the permissions any new file would, so a cache can be shared."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    """Written atomically with ordinary permissions and a content digest (:func:`amend.storage.write_tensors`): an
+    interrupted run never leaves a half-written cache file, two runs sharing a cache never write into one file, and
+    a cache can be shared between users."""
+    storage.write_tensors(path, tensors, metadata)
+
+
+def _load(path: Path, key: dict[str, str], settings: StatsSettings, width: int | None) -> SecondMoment:
+    """The second moment in ``path``, if the file is what it is named for (else :class:`CacheError`)."""
+    meta, tensors = _read(path)
+    digested = DIGEST in meta
+    _check_key(path, meta, key, required=tuple(key) if digested else _LEGACY_FIELDS)
+    if "count" not in meta:
+        _refuse(path, "its header has no 'count' (the number of keys summed)")
     try:
-        save_file(tensors, str(tmp), metadata=metadata)
-        tmp.chmod(0o666 & ~_umask())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        count = int(meta["count"])
+    except ValueError:
+        count = None
+    if count is None or not 1 <= count <= settings.token_budget:
+        _refuse(path, f"its header's count {meta['count']!r} is not a number of keys from 1 to the token budget")
+    total = _only_tensor(path, tensors, "total")
+    problem = _moment_problem(total, count, settings, width)
+    if problem is not None:
+        _refuse(path, problem)
+    _check_digest(path, meta, tensors)
+    return SecondMoment(total=total, count=count)
 
 
-def _umask() -> int:
-    """The process's file-creation mask (reading it means setting it, so it is set straight back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def _load_projector(path: Path, key: dict[str, str], width: int | None) -> torch.Tensor:
+    """The projector in ``path``, if the file is what it is named for (else :class:`CacheError`). Projectors were
+    once written without a header: such a file has its values checked and nothing else."""
+    meta, tensors = _read(path)
+    _check_key(path, meta, key, required=tuple(key) if DIGEST in meta else ())
+    projector = _only_tensor(path, tensors, "projector")
+    problem = _matrix_problem("projector", projector, torch.float64, width)
+    if problem is None and bool((projector.abs() > 1 + 1e-6).any()):
+        problem = "'projector' has entries above 1 in magnitude, which no orthogonal projector has"
+    if problem is not None:
+        _refuse(path, problem)
+    _check_digest(path, meta, tensors)
+    return projector
 
 
-def _load(path: Path) -> SecondMoment:
-    with safe_open(str(path), framework="pt") as handle:
-        meta = handle.metadata()
-        total = handle.get_tensor("total")
-    return SecondMoment(
-        total=total.to(torch.float64 if meta["dtype"] == "float64" else torch.float32), count=int(meta["count"])
-    )
+def _refuse(path: Path, problem: str) -> NoReturn:
+    raise CacheError(f"statistics cache file {path}: {problem}. Delete the file to have it recomputed.")
+
+
+def _read(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """Header and every tensor of a safetensors file; a file that does not parse is refused, not raised through."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            meta = dict(handle.metadata() or {})
+            tensors = {name: handle.get_tensor(name) for name in list(handle.keys())}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        _refuse(path, f"it is truncated or corrupt (not a readable safetensors file: {err})")
+    return meta, tensors
+
+
+def _check_key(path: Path, meta: Mapping[str, str], key: Mapping[str, str], required: Sequence[str]) -> None:
+    """Every field of ``key`` in the header must match; those in ``required`` must be there."""
+    for name, expected in key.items():
+        if name not in meta:
+            if name in required:
+                _refuse(path, f"its header has no {name!r}, so it cannot be told to be for {name} {expected!r}")
+            continue
+        if meta[name] != expected:
+            what = _KEY_NAMES.get(name, name)
+            _refuse(
+                path, f"it holds statistics of another {what} ({name} {meta[name]!r} in its header, not {expected!r})"
+            )
+
+
+def _only_tensor(path: Path, tensors: Mapping[str, torch.Tensor], name: str) -> torch.Tensor:
+    if list(tensors) != [name]:
+        _refuse(path, f"it holds tensors {sorted(tensors)}, not just {name!r}")
+    return tensors[name]
+
+
+def _matrix_problem(name: str, matrix: torch.Tensor, dtype: torch.dtype, width: int | None) -> str | None:
+    """What makes ``matrix`` unusable as a (width, width) ``dtype`` statistic, or ``None``."""
+    if matrix.dtype != dtype:
+        return f"{name!r} is {str(matrix.dtype).removeprefix('torch.')}, not {str(dtype).removeprefix('torch.')}"
+    square = matrix.dim() == 2 and matrix.shape[0] == matrix.shape[1]
+    if not square or (width is not None and matrix.shape[0] != width):
+        expected = f"({width}, {width}) (the keys have {width} dimensions)" if width is not None else "square"
+        return f"{name!r} has shape {tuple(matrix.shape)}, not {expected}"
+    if not bool(torch.isfinite(matrix).all()):
+        return f"{name!r} is not finite (it holds NaN or inf)"
+    return None
+
+
+def _moment_problem(total: torch.Tensor, count: int, settings: StatsSettings, width: int | None) -> str | None:
+    """What makes (``total``, ``count``) impossible as a sum of ``count`` outer products k kᵀ, or ``None``."""
+    problem = _matrix_problem("total", total, getattr(torch, settings.dtype), width)
+    if problem is not None:
+        return problem
+    if count < 1:
+        return f"its count {count} is not a positive number of keys"
+    if not bool(total.any()):
+        return "'total' is all zeros"
+    if bool((total.diagonal() < 0).any()):
+        return "'total' has negative diagonal entries, which a sum of k kᵀ (sums of squares) cannot have"
+    return None
+
+
+def _check_digest(path: Path, meta: Mapping[str, str], tensors: Mapping[str, torch.Tensor]) -> None:
+    if DIGEST in meta and storage.tensors_digest(tensors, meta) != meta[DIGEST]:
+        _refuse(
+            path, "its content does not match the sha256 digest in its header (it was changed after it was written)"
+        )

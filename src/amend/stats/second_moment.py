@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
 from amend.architectures.anatomy import Anatomy, Component, Site
+from amend.errors import ConfigError
 from amend.hooks import capture, stop_after
 from amend.stats.corpus import Corpus
 from amend.tokens import pad_id, pad_right
@@ -46,6 +47,28 @@ class StatsSettings:
     max_length: int | None = None
     batch_tokens: int = 4096
     dtype: str = "float64"
+
+    def __post_init__(self) -> None:
+        # Refused here, before anything is computed: these settings name a file in a cache shared between runs, and
+        # an integer or half-precision sum of millions of outer products (or a budget of no tokens) is junk that
+        # would be written under a valid-looking key.
+        if self.dtype not in ACCUMULATION_DTYPES:
+            raise ConfigError(
+                f"statistics dtype must be one of {', '.join(map(repr, ACCUMULATION_DTYPES))}, not {self.dtype!r}: "
+                "sums of millions of outer products need a float32 or float64 accumulator"
+            )
+        for name in ("token_budget", "batch_tokens", "max_length"):
+            value = getattr(self, name)
+            if not (value is None and name == "max_length") and (not _is_int(value) or value < 1):
+                allowed = "a positive whole number" + (" or None" if name == "max_length" else "")
+                raise ConfigError(f"statistics {name} must be {allowed}, not {value!r}")
+
+
+ACCUMULATION_DTYPES = ("float64", "float32")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def collect_second_moments(

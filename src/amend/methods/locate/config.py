@@ -61,6 +61,15 @@ class LocateConfig(MethodConfig):
     stats_dtype: str = option("float64", "Accumulation dtype of the statistics (float32 matches the originals).")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
+        positive = ("v_num_grad_steps", "v_lr", "clamp_norm_factor", "v_requests_per_pass", "stats_tokens")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
+        for name in ("v_weight_decay", "kl_factor", "early_stop_loss", "argmax_nll_factor", "mom2_update_weight"):
+            if getattr(self, name, 0) < 0:
+                raise ConfigError(f"{name} must not be negative, got {getattr(self, name)!r}")
+        self.stats_settings()  # refuses an integer stats_dtype or a non-positive budget now, before any work
         if self.kl_position not in {"fact_token", "last"}:
             raise ConfigError(f"kl_position must be 'fact_token' or 'last', not {self.kl_position!r}")
         if not self.kl_prompts or any("{}" not in prompt for prompt in self.kl_prompts):
