@@ -50,7 +50,7 @@ def _flat_records() -> list[dict]:
             "case_id": 10 + i,
             "prompt": frame.format(s),
             "subject": s,
-            "target_new": "Tokyo",
+            "target_new": "Tokyo" if table[(frame, s)] != "Tokyo" else "Paris",
             "ground_truth": table[(frame, s)],
             "rephrase_prompt": "Rain fell. " + frame.format(s),
             "locality_prompt": frame.format("Honus Wagner"),

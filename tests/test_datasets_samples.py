@@ -63,7 +63,7 @@ def test_zsre_records_field_by_field_in_both_conventions(index):
     path = "zsre-mend/zsre_mend_train-1k.first300.json"
     record = raw(path)[index]
     rome = datasets.load("zsre", DATA / path)[index]
-    easyedit = datasets.load("zsre", DATA / path, target="alt")[index]
+    easyedit = {r.id: r for r in datasets.load("zsre", DATA / path, target="alt")}[index]
     for request in (rome, easyedit):
         assert request.id == index and request.text == record["src"] and request.subject == record["subject"]
         assert request.rephrase == (Rephrase(record["rephrase"], "rephrase"),)

@@ -221,7 +221,7 @@ def _checked_fields(file: Path, meta: Any) -> dict[str, Any]:
 def _change(index: int, entry: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Change:
     """Change ``index`` of a saved patch, from its description and its ``{index}.*`` tensors."""
     kind = entry.get("kind") if isinstance(entry, dict) else None
-    if kind not in CHANGE_KINDS:
+    if not isinstance(kind, str) or kind not in CHANGE_KINDS:
         raise PatchMismatch(f"change {index} has kind {kind!r}; a patch holds only {sorted(CHANGE_KINDS)}")
     prefix = f"{index}."
     own = {name[len(prefix) :]: tensor for name, tensor in tensors.items() if name.startswith(prefix)}

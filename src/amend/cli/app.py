@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from amend.cli.common import ThreadsOption, set_threads, wide_console, writable_dir
 from amend.cli.datasets import DatasetOption
 from amend.cli.datasets import validate as validate_dataset
 from amend.cli.world import world_app
-from amend.errors import AmendError
+from amend.errors import AmendError, ConfigError
 
 app = typer.Typer(
     help="Knowledge editing for language models.\n\nExamples:\n\n"
@@ -26,7 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console()
+console = wide_console()
 app.add_typer(world_app, name="world")
 app.command("validate")(validate_dataset)
 
@@ -45,15 +46,19 @@ def edit(
     cache_dir: Annotated[Path | None, typer.Option(help="Statistics cache directory.")] = None,
     save_model: Annotated[bool, typer.Option(help="Also save the edited model to OUT/model.")] = False,
     device: Annotated[str, typer.Option(help="torch device.")] = "cpu",
+    threads: ThreadsOption = None,
 ) -> None:
     """Edit a model and write the patch (and optionally the edited model)."""
     from amend.cli.loading import load_model, load_requests, parse_overrides
     from amend.editing import Editor, method_config
     from amend.stats import Corpus
 
+    writable_dir(out)
+    set_threads(threads)
+    overrides = parse_overrides(set_, config)
     edit_requests = load_requests(requests)
     lm, tokenizer = load_model(model, device)
-    method_settings = method_config(method, lm, parse_overrides(set_, config))
+    method_settings = method_config(method, lm, overrides)
     editor = Editor(
         lm,
         tokenizer,
@@ -126,6 +131,7 @@ def evaluate(
     references: Annotated[
         Path | None, typer.Option(help="JSON {request id: [reference texts]} for consistency.", exists=True)
     ] = None,
+    threads: ThreadsOption = None,
 ) -> None:
     """Edit in single, batch or sequential mode; report reliability, generalization, locality, portability.
 
@@ -142,6 +148,9 @@ def evaluate(
     from amend.evaluation.sequential import SequentialSettings
     from amend.stats import Corpus
 
+    writable_dir(out)
+    used_threads = set_threads(threads)
+    overrides = parse_overrides(set_, config)
     settings = EvaluationSettings(
         mode=mode,
         protocols=tuple(protocol or PROTOCOLS),
@@ -164,7 +173,7 @@ def evaluate(
     if not edit_requests:
         raise typer.BadParameter("give the requests: --requests, or --dataset with --path")
     chosen = None if method == "none" else method
-    method_settings = None if chosen is None else method_config(chosen, lm, parse_overrides(set_, config))
+    method_settings = None if chosen is None else method_config(chosen, lm, overrides)
     result = run_evaluation(
         lm,
         tokenizer,
@@ -176,6 +185,7 @@ def evaluate(
         corpus=Corpus.from_file(corpus) if corpus else None,
         references=load_references(references) if references else None,
     )
+    result.extra["threads"] = used_threads
     console.print(result.table())
     console.print(f"results written to {result.save(out)}")
 
@@ -190,7 +200,8 @@ def _evaluation_inputs(model, requests, testbed, testbed_dir, num_requests, seed
         from amend.testbeds import load
 
         bundle = load(testbed, testbed_dir)
-        return bundle.model.to(device), bundle.tokenizer, bundle.requests(num_requests, seed)
+        chosen = load_requests(requests) if requests else bundle.requests(num_requests, seed)
+        return bundle.model.to(device), bundle.tokenizer, chosen
     if not model:
         raise typer.BadParameter("give --model (with --requests or --dataset/--path), or --testbed")
     lm, tokenizer = load_model(model, device)
@@ -220,8 +231,10 @@ def apply(
     from amend.changes import Patch
     from amend.cli.loading import load_model
 
+    writable_dir(save_model)
+    patch = Patch.load(patch_dir)  # a broken patch is refused before the model is loaded
     lm, tokenizer = load_model(model, device)
-    Patch.load(patch_dir).apply(lm)
+    patch.apply(lm)
     lm.save_pretrained(save_model)
     tokenizer.save_pretrained(save_model)
     console.print(f"[green]applied[/] {patch_dir} and saved the model to {save_model}")
@@ -230,17 +243,25 @@ def apply(
 @app.command("ls")
 def list_(
     method: Annotated[str | None, typer.Option(help="Show one method's config fields.")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="With --method: the defaults for this model folder.")
+    ] = None,
+    testbed: Annotated[str | None, typer.Option(help="With --method: the defaults for this testbed's model.")] = None,
 ) -> None:
-    """List methods, datasets, tasks, testbeds and supported architectures (or one method's options)."""
+    """List methods, datasets, tasks, testbeds and supported architectures (or one method's options: with --model
+    or --testbed, the values that model will actually be edited with)."""
     from amend.architectures import ARCHITECTURES
     from amend.methods import load_method
     from amend.registry import DATASETS, METHODS, TASKS, TESTBEDS
 
     if method:
         config_cls = load_method(method).config_cls
-        table = Table("field", "default", "meaning", title=f"{method} ({config_cls.__name__})")
+        values = _defaults_for(method, model, testbed)
+        title = f"{method} ({config_cls.__name__})" + (f" for {model or testbed}" if values else "")
+        table = Table("field", "default", "meaning", title=title)
         for field in dataclasses.fields(config_cls):
-            table.add_row(field.name, repr(field.default), field.metadata.get("help", ""))
+            value = values[field.name] if values else field.default
+            table.add_row(field.name, repr(value), field.metadata.get("help", ""))
         console.print(table)
         return
     for registry in (METHODS, DATASETS, TASKS, TESTBEDS):
@@ -254,6 +275,28 @@ def list_(
     console.print(archs)
 
 
+def _defaults_for(method: str, model: str | None, testbed: str | None) -> dict | None:
+    """The config ``method`` would use for a model folder (its config only, no weights) or a testbed's model."""
+    if model is None and testbed is None:
+        return None
+    from types import SimpleNamespace
+
+    from amend.editing import method_config
+
+    if testbed is not None:
+        from amend.testbeds import load
+
+        target = load(testbed).model
+    else:
+        from transformers import AutoConfig
+
+        try:
+            target = SimpleNamespace(config=AutoConfig.from_pretrained(model))
+        except OSError:
+            raise ConfigError(f"{model!r} is not a model folder (or a model available offline)") from None
+    return method_config(method, target).to_dict()
+
+
 @app.command()
 def demo() -> None:
     """Edit a fact with ROME, show the model before and after, and revert."""
@@ -263,9 +306,10 @@ def demo() -> None:
 
 
 def main() -> None:
-    """Console-script entry point: amend errors become one clear line and exit code 2."""
+    """Console-script entry point: amend errors become one clear line and exit code 2 (the message is printed as
+    text: a subject such as ``[/bold] Bob`` or ``amend[datasets]`` is not markup)."""
     try:
         app()
     except AmendError as err:
-        console.print(f"[red]error:[/] {err}")
+        console.print(f"[red]error:[/] {escape(str(err))}")
         raise SystemExit(2) from None

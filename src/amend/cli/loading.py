@@ -15,8 +15,17 @@ from amend.requests import EditRequest
 
 def load_model(name_or_path: str, device: str = "cpu", dtype: str = "float32"):
     """A causal LM and its tokenizer from a local directory or a hub id (the hub needs the network)."""
-    model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=getattr(torch, dtype))
-    tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=getattr(torch, dtype))
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+    except OSError as err:
+        if Path(name_or_path).exists():
+            raise ConfigError(f"{name_or_path} is not a model folder transformers can load: {err}") from None
+        raise ConfigError(
+            f"model {name_or_path!r} is not a local folder and is not available offline (no network, or not in the "
+            "HuggingFace cache): download it where there is a network (save_pretrained or hf download) and pass "
+            "the folder, --model DIR"
+        ) from None
     return model.to(device).eval(), tokenizer
 
 
@@ -29,7 +38,16 @@ def load_requests(path: str | Path) -> list[EditRequest]:
 
 def parse_overrides(pairs: list[str] | None, config_file: Path | None = None) -> dict[str, Any]:
     """``key=value`` pairs (values parsed as JSON when they parse, else kept as strings) over a JSON file."""
-    values: dict[str, Any] = json.loads(config_file.read_text()) if config_file else {}
+    values: dict[str, Any] = {}
+    if config_file:
+        try:
+            values = json.loads(config_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ConfigError(f"--config {config_file} is not a JSON object of config fields: {err}") from None
+        if not isinstance(values, dict):
+            raise ConfigError(
+                f"--config {config_file} must hold a JSON object of config fields, not a {type(values).__name__}"
+            )
     for pair in pairs or []:
         key, sep, raw = pair.partition("=")
         if not sep or not key:

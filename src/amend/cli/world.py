@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from amend.cli.common import wide_console
 
 world_app = typer.Typer(
     help="The knowledge-world testbed: a fictional world and a small GPT-2 that knows it.", no_args_is_help=True
 )
-console = Console()
+console = wide_console()
 
 PathOption = Annotated[Path | None, typer.Option(help="A trained world-model folder (default: the shipped one).")]
 
@@ -26,14 +27,22 @@ def train_world(
     epochs: Annotated[int | None, typer.Option(help="Override the preset's epochs.")] = None,
     seed: Annotated[int | None, typer.Option(help="Override the preset's seed.")] = None,
     n_inner: Annotated[int | None, typer.Option(help="Override the preset's MLP width.")] = None,
+    force: Annotated[
+        bool, typer.Option(help="Write into --out even if it holds files (they are overwritten).")
+    ] = False,
 ) -> None:
     """Generate the world and train its model from scratch (deterministic given the seed)."""
     from dataclasses import replace
 
+    from amend.cli.common import writable_dir
+    from amend.errors import ConfigError
     from amend.testbeds.world.train import PRESETS, train
 
     if preset not in PRESETS:
         raise typer.BadParameter(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise ConfigError(f"{out} is not empty; choose another --out, or pass --force to overwrite what is there")
+    writable_dir(out)
     overrides = {k: v for k, v in {"epochs": epochs, "seed": seed, "n_inner": n_inner}.items() if v is not None}
     card = train(replace(PRESETS[preset], **overrides), out)
     _print_recall(card["recall"], f"trained in {card['train_seconds']:.0f}s, {card['parameters']:,} parameters")

@@ -9,7 +9,8 @@ Papers disagree on what the edit writes, so the convention is an option, ``targe
 * ``"answers"`` (default; ROME, MEMIT and AlphaEdit): ``target_new = answers[0]``, no old target (they use
   ``<|endoftext|>`` as a placeholder, amend leaves it out, so there is no foil);
 * ``"alt"`` (EasyEdit, MEND): ``target_new = alt``, ``target_true = answers[0]``; records whose ``alt`` is empty
-  are skipped, as EasyEdit skips them, and reported as skipped.
+  are skipped, as EasyEdit skips them, and so are records whose ``alt`` is the answer itself (EasyEdit keeps them
+  and "edits" the answer to itself); both are reported as skipped.
 
 Each request gets the paraphrase (kind ``rephrase``) and the NQ locality probe (kind ``nq``).
 """
@@ -36,6 +37,8 @@ def parse(record: Record, target: str = DEFAULT_TARGET) -> list[EditRequest] | S
         new, true = record.text("alt", allow_empty=True), answers[0]
         if not new.strip():
             return Skip("empty 'alt': the EasyEdit convention leaves the record out")
+        if new.strip() == true.strip():
+            return Skip("'alt' equals the answer: there is nothing to edit (EasyEdit would edit it to itself)")
     else:
         new, true = answers[0], None
     names = {"prompt": "src", "target_new": "alt" if target == "alt" else "answers", "target_true": "answers"}

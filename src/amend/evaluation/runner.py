@@ -193,7 +193,7 @@ def _single(model, tokenizer, requests, items, lm, setup: EditSetup, settings: E
                 texts.run(lm, members)
         finally:
             editor.revert()
-    return after, editor.config.to_dict(), seconds
+    return after, _config_record(editor), seconds
 
 
 def _items_by_request(items: Sequence[Item]) -> dict[int, list[int]]:
@@ -224,7 +224,14 @@ def _batch(model, tokenizer, requests, items, lm, setup: EditSetup, settings: Ev
             texts.run(lm, range(len(requests)))
     finally:
         editor.revert()
-    return after, editor.config.to_dict(), [elapsed / len(requests)] * len(requests)
+    return after, _config_record(editor), [elapsed / len(requests)] * len(requests)
+
+
+def _config_record(editor: Editor) -> dict[str, Any]:
+    """The config a report records, with the statistics corpus actually used (the config's ``stats_corpus`` is only
+    the fallback when neither the caller nor a testbed gives one)."""
+    used = editor.resources.corpus_used
+    return {**editor.config.to_dict(), **({"stats_corpus_used": used} if used else {})}
 
 
 def _result(method, mode, protocols, config, model_info, requests, items: list[Item], before, after, seconds, decode):

@@ -169,6 +169,8 @@ def run_sequential(
     _, immediate = aggregate(immediate_values, [items[i].request for i in sorted(state.immediate)])
     per_request = [state.seconds[b] / len(batch) for b, batch in enumerate(batches) for _ in batch]
     config = editor.config.to_dict()
+    if editor.resources.corpus_used:
+        config["stats_corpus_used"] = editor.resources.corpus_used
     editor.revert()
     extra = {
         "immediate_summary": immediate,

@@ -41,14 +41,18 @@ class Resources:
     base_fingerprint: str | None = None
     progress: bool = False
     state: dict[str, torch.Tensor] = field(default_factory=dict)
+    corpus_used: str | None = None  # identity of the corpus statistics were last asked for (reports record it)
 
     def corpus_for(self, config: Any) -> Corpus:
         """The corpus given to the edit, else the testbed's, else the one the config names (``stats_corpus``)."""
         if self.corpus is not None:
-            return self.corpus
-        if self.testbed is not None:
-            return self.testbed.stats_corpus()
-        return Corpus.resolve(config.stats_corpus)
+            corpus = self.corpus
+        elif self.testbed is not None:
+            corpus = self.testbed.stats_corpus()
+        else:
+            corpus = Corpus.resolve(config.stats_corpus)
+        self.corpus_used = corpus.identity
+        return corpus
 
 
 class EditMethod(ABC):

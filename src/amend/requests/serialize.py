@@ -17,13 +17,15 @@ def request_from_dict(record: Mapping[str, Any], record_id: str | int | None = N
     if not isinstance(record, Mapping):
         raise RecordError(record_id, "<record>", f"expected an object, got {type(record).__name__}")
     kind = record.get("kind", EDIT)
+    if not isinstance(kind, str):
+        raise RecordError(record_id, "kind", f"must be a string, got {type(kind).__name__}")
     fields = {key: value for key, value in record.items() if key != "kind"}
     if kind == EDIT:
         return EditRequest.from_dict(fields, record_id)
     builders = {MULTIMODAL: MultimodalRequest.from_dict, DOCUMENT: DocumentRequest.from_dict}
     if kind not in builders:
-        raise RecordError(record.get("id", record_id), "kind", f"unknown request kind {kind!r}")
+        raise RecordError(record_id, "kind", f"unknown request kind {kind!r}")
     try:
         return builders[kind](fields)
-    except (TypeError, KeyError) as err:
-        raise RecordError(record.get("id", record_id), "<record>", f"not a {kind} request: {err}") from None
+    except (TypeError, KeyError, ValueError, AttributeError) as err:
+        raise RecordError(record_id, "<record>", f"not a {kind} request: {err}") from None
