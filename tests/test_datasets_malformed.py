@@ -243,3 +243,98 @@ def test_okedit_annotation_without_question_is_named(tmp_path):
     questions.write_text(json.dumps(data))
     loaded = datasets.read("okedit", folder)
     assert [(e.index, e.record_id, e.field) for e in loaded.invalid] == [(1, 451435, "question")]
+
+
+# Image paths are joined to a root the user gives; one that is absolute or climbs out with '..' would name a file
+# outside it (and an evaluation would then read that file), so the record is refused.
+ESCAPING_PATHS = [
+    "/etc/passwd",
+    "../../secret.png",
+    "val2014/../../secret.png",
+    "..",
+    "C:\\Windows\\secret.png",
+    "C:secret.png",
+    "..\\..\\secret.png",
+    "\\\\server\\share\\secret.png",
+    "\\secret.png",
+]
+STAYING_PATHS = ["val2014/x.jpg", "./val2014/x.jpg", "val2014/../x.jpg", "..hidden/x.png", "x..png", "a/b..c/x.png"]
+MULTIMODAL_SAMPLES = {
+    "mmedit-e-vqa": ("mmedit-e-vqa", SHARED / "mmedit-e-vqa/vqa_eval.first300.json"),
+    "mmedit-e-ic": ("mmedit-e-ic", SHARED / "mmedit-e-ic/caption_eval_edit.first300.json"),
+    "balancedit-augmented": ("mmedit-e-vqa", SHARED / "balancedit-evqa-augmented/vqa_eval.first300.json"),
+}
+IMAGE_FIELDS = ["image", "image_rephrase", "m_loc"]
+
+
+def _sample_with(sample: str, index: int, field: str, value: str, folder: Path) -> tuple[str, Path]:
+    """The format and a file of the first three records of ``sample``, record ``index`` with ``field = value``."""
+    name, source = MULTIMODAL_SAMPLES[sample]
+    records = json.loads(source.read_text(encoding="utf-8"))[:3]
+    records[index][field] = value
+    path = folder / "sample.json"
+    path.write_text(json.dumps(records, indent=4), encoding="utf-8")
+    return name, path
+
+
+def _image_paths(request) -> list[Path]:
+    return [request.image, *request.image_rephrase, *(probe.image for probe in request.image_locality)]
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="shared samples absent")
+@pytest.mark.parametrize("sample", list(MULTIMODAL_SAMPLES))
+@pytest.mark.parametrize("field", IMAGE_FIELDS)
+@pytest.mark.parametrize("bad", ESCAPING_PATHS)
+def test_an_image_path_leaving_its_root_is_a_record_error(sample, field, bad, tmp_path):
+    name, path = _sample_with(sample, 1, field, bad, tmp_path)
+    root = tmp_path / "images"
+    for options in ({}, {"image_root": str(root)}, {"image_root": str(root), "rephrase_root": str(root / "r")}):
+        loaded = datasets.read(name, path, **options)
+        assert [(e.index, e.field) for e in loaded.invalid] == [(1, field)], (options, loaded.invalid)
+        assert repr(bad) in loaded.invalid[0].problem and "record 1" in str(loaded.invalid[0])
+        assert [r.id for r in loaded.requests] == [0, 2]
+        with pytest.raises(RecordError) as caught:
+            datasets.load(name, path, **options)
+        assert caught.value.field == field
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="shared samples absent")
+@pytest.mark.parametrize("good", STAYING_PATHS)
+@pytest.mark.parametrize("field", IMAGE_FIELDS)
+def test_a_relative_image_path_inside_its_root_is_kept_as_written(field, good, tmp_path):
+    name, path = _sample_with("mmedit-e-vqa", 0, field, good, tmp_path)
+    (request, *_) = datasets.load(name, path)
+    assert Path(good) in _image_paths(request)
+    root = tmp_path / "images"
+    (rooted, *_) = datasets.load(name, path, image_root=root)
+    assert root / good in _image_paths(rooted)
+    assert all(p.resolve().is_relative_to(root.resolve()) for p in _image_paths(rooted))
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="shared samples absent")
+def test_amend_validate_lists_a_record_whose_image_escapes(tmp_path):
+    from typer.testing import CliRunner
+
+    from amend.cli.app import app
+
+    _, path = _sample_with("mmedit-e-vqa", 2, "m_loc", "../../etc/passwd", tmp_path)
+    result = CliRunner().invoke(app, ["validate", "--dataset", "mmedit-e-vqa", str(path)])
+    assert result.exit_code == 1, result.output
+    assert "3 records as mmedit-e-vqa: 2 requests, 0 skipped, 1 invalid" in result.output
+    assert "record 2, field 'm_loc'" in result.output and "../../etc/passwd" in result.output
+
+
+@pytest.mark.parametrize("question_id", ["../x", "../../etc", "/etc", "C:\\x"])
+def test_okedit_question_ids_that_would_be_folders_outside_the_roots_are_refused(question_id, tmp_path):
+    folder = tmp_path / "okedit"
+    shutil.copytree(HERE / "okedit", folder)
+    for file, key in [("mscoco_val2014_annotations.json", "annotations"),
+                      ("OpenEnded_mscoco_val2014_questions.json", "questions")]:  # fmt: skip
+        data = json.loads((folder / file).read_text())
+        for entry in data[key]:
+            if entry["question_id"] == 2971475:  # in both files: the join still pairs them
+                entry["question_id"] = question_id
+        (folder / file).write_text(json.dumps(data))
+    loaded = datasets.read("okedit", folder, rephrase_root=tmp_path / "r", locality_root=tmp_path / "l")
+    assert [(e.index, e.record_id, e.field) for e in loaded.invalid] == [(0, question_id, "question_id")]
+    assert [r.id for r in loaded.requests] == [451435]

@@ -18,7 +18,7 @@ def load_model(name_or_path: str, device: str = "cpu", dtype: str = "float32"):
     try:
         model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=getattr(torch, dtype))
         tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-    except OSError as err:
+    except (OSError, ValueError) as err:  # transformers raises ValueError for a folder with no model config
         if Path(name_or_path).exists():
             raise ConfigError(f"{name_or_path} is not a model folder transformers can load: {err}") from None
         raise ConfigError(

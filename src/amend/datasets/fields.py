@@ -8,10 +8,11 @@ Keys a loader does not ask for are ignored, so extra fields never get in the way
 
 from __future__ import annotations
 
+import ntpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, TypeVar
 
 from amend.errors import RecordError
@@ -144,6 +145,21 @@ class Record:
             raise self.error(subject_key, f"{subject!r} does not occur in '{self.path}{prompt_key}' ({prompt!r})")
         return (prompt if placeholders else prompt.replace(subject, PLACEHOLDER, 1)), subject
 
+    def file_path(self, key: str, root: str | Path | None) -> Path:
+        """A required path field, joined to ``root`` (see :meth:`under`)."""
+        return self.under(root, self.text(key), key)
+
+    def under(self, root: str | Path | None, relative: str, field: str) -> Path:
+        """``relative`` under ``root``, refused as an error about ``field`` when it would leave the root.
+
+        Paths come from the data file, the root from the user: an absolute path or one climbing out with ``..``
+        would point a later reader (an evaluation opening the images) at any file on the machine.
+        """
+        problem = escape_problem(relative)
+        if problem:
+            raise self.error(field, problem)
+        return resolve(root, relative)
+
     def build(self, factory: Callable[..., T], names: Mapping[str, str], **fields: Any) -> T:
         """``factory(**fields)``, its own validation errors renamed to the record's fields by ``names``."""
         try:
@@ -161,6 +177,25 @@ class Record:
         return value
 
 
+def escape_problem(relative: str) -> str | None:
+    """Why ``relative`` would name a file outside the root it is joined to, or None when it stays inside.
+
+    Checked lexically for both POSIX and Windows spellings (a data file may be written on one and read on the
+    other): no root or drive (``/etc/passwd``, ``C:\\x``, ``C:x``, ``\\\\server\\share``), and no ``..`` left once
+    ``a/../b`` is folded (so ``val2014/../x.jpg`` is fine, ``../x.jpg`` is not). Files are never opened, so
+    symbolic links inside the root are the root owner's business.
+    """
+    windows = PureWindowsPath(relative)
+    if PurePosixPath(relative).is_absolute() or windows.drive or windows.root:
+        return f"{relative!r} is absolute or names a drive; a record's paths must be relative to their root"
+    if ".." in PureWindowsPath(ntpath.normpath(relative)).parts:
+        return f"{relative!r} climbs out of the root it is joined to with '..'"
+    return None
+
+
 def resolve(root: str | Path | None, relative: str) -> Path:
-    """``relative`` under ``root``, or as written when no root is given (image paths are never opened here)."""
+    """``relative`` under ``root``, or as written when no root is given (image paths are never opened here).
+
+    Unchecked: loaders go through :meth:`Record.under`, which refuses paths that would leave the root.
+    """
     return Path(root) / relative if root is not None else Path(relative)

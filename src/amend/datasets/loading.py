@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from amend.datasets.fields import Record, Skip
-from amend.datasets.files import BadLine, read_records
+from amend.datasets.files import BadLine, BadRecord, read_records
 from amend.datasets.formats import dataset_format
 from amend.errors import ConfigError, RecordError
 from amend.registry import resolve
@@ -87,4 +87,7 @@ def load(name: str, path: str | Path, *, skip_invalid: bool = False, **options: 
 def _record(data: Any, index: int, source: str, id_key: str | None) -> Record:
     if isinstance(data, BadLine):
         raise RecordError(index, "<json>", data.problem, source=source, index=index)
+    if isinstance(data, BadRecord):
+        record_id = index if data.record_id is None else data.record_id
+        raise RecordError(record_id, data.field, data.problem, source=source, index=index)
     return Record.top(data, index, source, id_key)

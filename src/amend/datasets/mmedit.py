@@ -8,14 +8,15 @@ triple ``m_loc`` (image) / ``m_loc_q`` / ``m_loc_a``. BalancEdit's augmented E-V
 
 Records with an empty ``alt`` are skipped, as EasyEdit skips them. Image paths are joined to ``image_root``
 (``image``, ``m_loc``) and ``rephrase_root`` (``image_rephrase``; default: ``image_root``), and kept relative when
-no root is given; images are never opened.
+no root is given; images are never opened. A path that is absolute or climbs out with ``..`` is an error in the
+record (it would point outside the root).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from amend.datasets.fields import Record, Skip, resolve
+from amend.datasets.fields import Record, Skip
 from amend.requests import ImageProbe, MultimodalRequest, Probe, Rephrase
 
 
@@ -40,15 +41,13 @@ def _parse(record: Record, task: str, image_root, rephrase_root) -> list[Multimo
     request = MultimodalRequest(
         prompt=record.text("src"),
         target_new=alt,
-        image=resolve(image_root, record.text("image")),
+        image=record.file_path("image", image_root),
         prediction=prediction or None,
         rephrase=(Rephrase(record.text("rephrase"), "text"),),
-        image_rephrase=(resolve(rephrase_root, record.text("image_rephrase")),),
+        image_rephrase=(record.file_path("image_rephrase", rephrase_root),),
         locality=(Probe(record.text("loc"), record.text("loc_ans"), "text"),),
         image_locality=(
-            ImageProbe(
-                resolve(image_root, record.text("m_loc")), record.text("m_loc_q"), record.text("m_loc_a"), "image"
-            ),
+            ImageProbe(record.file_path("m_loc", image_root), record.text("m_loc_q"), record.text("m_loc_a"), "image"),
         ),
         task=task,
         id=record.record_id,

@@ -11,8 +11,9 @@ or "image-text based"). Question fields: ``question`` and ``rephrased_questions`
 
 Images, resolved against the roots given and never opened: the COCO image ``val2014/COCO_val2014_<image_id:012>.jpg``
 under ``image_root``; the folder of generated images ``<question_id>`` under ``rephrase_root`` (image generality:
-every image in it); the locality image ``<question_id>/0.png`` under ``locality_root``. OKEDIT has no text-locality
-probe.
+every image in it); the locality image ``<question_id>/0.png`` under ``locality_root``. The ids must be integers, so
+these paths stay under their roots (checked all the same, as every image path of a record is). OKEDIT has no
+text-locality probe.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from amend.datasets.fields import Record, Skip, resolve
-from amend.datasets.files import read_json
+from amend.datasets.fields import Record, Skip
+from amend.datasets.files import BadRecord, read_json
 from amend.errors import DatasetError
 from amend.requests import ImageProbe, MultimodalRequest, Rephrase
 
@@ -29,14 +30,29 @@ ANNOTATIONS, QUESTIONS = "mscoco_val2014_annotations", "OpenEnded_mscoco_val2014
 
 
 def read(path: str | Path) -> list[Any]:
-    """Annotation records, each with the fields of its question merged in."""
+    """Annotation records, each with the fields of its question merged in.
+
+    An annotation whose question id has several different entries in the questions file is a
+    :class:`~amend.datasets.files.BadRecord`: taking any one of them would silently pair it with a question that may
+    not be its own. Exact duplicates are one question.
+    """
     annotations_file, questions_file = _files(Path(path))
     annotations = _entries(annotations_file, "annotations")
-    questions = {_key(q): q for q in _entries(questions_file, "questions") if isinstance(q, dict)}
-    merged = []
+    questions: dict[int | None, list[dict[str, Any]]] = {}
+    for question in _entries(questions_file, "questions"):
+        if isinstance(question, dict):
+            same = questions.setdefault(_key(question), [])
+            if question not in same:
+                same.append(question)
+    merged: list[Any] = []
     for annotation in annotations:
-        question = questions.get(_key(annotation)) if isinstance(annotation, dict) else None
-        merged.append({**question, **annotation} if question else annotation)
+        key = _key(annotation) if isinstance(annotation, dict) else None
+        found = questions.get(key, []) if key is not None else []
+        if len(found) > 1:
+            problem = f"{key} has {len(found)} different entries in the questions file; which is meant is ambiguous"
+            merged.append(BadRecord(key, "question_id", problem))
+        else:
+            merged.append({**found[0], **annotation} if found else annotation)
     return merged
 
 
@@ -62,13 +78,16 @@ def parse(
     request = MultimodalRequest(
         prompt=question,
         target_new=target,
-        image=resolve(image_root, f"val2014/COCO_val2014_{image_id:012d}.jpg"),
+        image=record.under(image_root, f"val2014/COCO_val2014_{image_id:012d}.jpg", "image_id"),
         target_true=answers[0].text("answer"),
         rephrase=tuple(Rephrase(q, "text") for q in record.texts("rephrased_questions")),
-        image_rephrase=(resolve(rephrase_root, str(question_id)),),
+        image_rephrase=(record.under(rephrase_root, str(question_id), "question_id"),),
         image_locality=(
             ImageProbe(
-                resolve(locality_root, f"{question_id}/0.png"), question, record.text("locality_answer"), "image"
+                record.under(locality_root, f"{question_id}/0.png", "question_id"),
+                question,
+                record.text("locality_answer"),
+                "image",
             ),
         ),
         task="vqa",
