@@ -23,7 +23,9 @@ REQUESTS = [edit_request("The mother tongue of {} is", "Danielle Darrieux"), edi
 
 
 def _sequential(model, tmp_path, requests, resume=False, batch_size=2, method="rome", **overrides):
+    """A small sequential run saved in ``tmp_path/run`` (ROME's test settings; other methods take all but the layer)."""
     settings = SequentialSettings(edit_batch_size=batch_size, run_dir=tmp_path / "run", save_every=1, resume=resume)
+    shared = {k: v for k, v in ROME_TEST_SETTINGS.items() if method == "rome" or k != "layer"}
     return evaluate(
         model,
         tokenizer(),
@@ -32,7 +34,7 @@ def _sequential(model, tmp_path, requests, resume=False, batch_size=2, method="r
         settings=EvaluationSettings("sequential", progress=False, sequential=settings),
         corpus=CORPUS,
         cache_dir=tmp_path / "cache",
-        **{**ROME_TEST_SETTINGS, **overrides},
+        **{**shared, **overrides},
     )
 
 
@@ -56,26 +58,10 @@ def test_a_resume_with_other_settings_is_refused_naming_each(finished_run, chang
     requests = world_like_requests(change.pop("requests", 4))
     batch_size = change.pop("batch_size", 2)
     method = change.pop("method", "rome")
-    overrides = {k: v for k, v in change.items()}
-    if method != "rome":
-        overrides = {**{k: v for k, v in ROME_TEST_SETTINGS.items() if k != "layer"}, **overrides}
     model = trained_tiny_model("gpt2")
     before = [p.detach().clone() for p in model.parameters()]
     with pytest.raises(RunMismatch, match="cannot resume") as refused:
-        if method == "rome":
-            _sequential(model, finished_run, requests, True, batch_size, **overrides)
-        else:
-            settings = SequentialSettings(edit_batch_size=batch_size, run_dir=finished_run / "run", resume=True)
-            evaluate(
-                model,
-                tokenizer(),
-                requests,
-                method,
-                settings=EvaluationSettings("sequential", progress=False, sequential=settings),
-                corpus=CORPUS,
-                cache_dir=finished_run / "cache",
-                **overrides,
-            )
+        _sequential(model, finished_run, requests, True, batch_size, method, **change)
     assert named in str(refused.value)
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
 
