@@ -11,7 +11,7 @@ LAYERS = [
     {"requests", "architectures", "forward"},
     {"hooks"},
     {"changes", "stats", "datasets"},
-    {"lm", "testbeds"},
+    {"lm", "testbeds", "models"},
     {"methods"},
     {"editing", "diagnostics"},
     {"evaluation"},

@@ -69,3 +69,23 @@ def test_default_layers_scale_with_depth():
     assert MemitConfig.for_model(trained_tiny_model("llama", True)).layers
     with pytest.raises(amend.ConfigError, match="repeat"):
         MemitConfig(layers=(1, 1))
+
+
+def test_an_edit_that_writes_almost_nothing_warns_naming_the_requests(tmp_path):
+    """A λ far too large for the model (as the reference 15,000 is for a 1,536-wide MLP) makes MEMIT a near no-op:
+    the fraction of the way to each target is logged, and a warning names the requests below the threshold."""
+    from amend.methods.locate.batch import WeakEditWarning
+
+    model, tok = trained_tiny_model("gpt2"), tokenizer()
+    options = dict(corpus=Corpus.from_texts(corpus()), cache_dir=tmp_path)
+    with pytest.warns(WeakEditWarning, match=r"wrote less than 50% of the target of 3 of 3 request"):
+        weak = amend.edit(model, tok, REQUESTS, "memit", **options, **{**SETTINGS, "mom2_update_weight": 1e9})
+    assert max(weak.log["written_fraction"]) < 0.01
+    weak.revert()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", WeakEditWarning)
+        usual = amend.edit(model, tok, REQUESTS, "memit", **options, **SETTINGS)
+    assert min(usual.log["written_fraction"]) > 0.5
+    usual.revert()

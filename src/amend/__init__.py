@@ -20,6 +20,7 @@ from amend.errors import (
     UnsupportedArchitecture,
 )
 from amend.evaluation import EvaluationSettings, evaluate
+from amend.models import load_model
 from amend.requests import DocumentRequest, EditRequest, MultimodalRequest, Probe, Rephrase
 from amend.testbeds import world
 from amend.version import __version__
@@ -49,5 +50,6 @@ __all__ = [
     "__version__",
     "edit",
     "evaluate",
+    "load_model",
     "world",
 ]

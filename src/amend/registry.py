@@ -113,6 +113,7 @@ TESTBEDS: Registry[Any] = Registry(
     "testbed",
     {
         "world": "amend.testbeds.world.testbed:WorldTestbed",
+        "smollm2": "amend.testbeds.smollm2.testbed:SmolLM2Testbed",
     },
 )
 

@@ -166,7 +166,7 @@ def evaluate(
             raise typer.BadParameter("--dataset and --path go together")
         edit_requests = dataset_requests(dataset, path, dataset_option, skip_invalid, settings.task)
     lm, tokenizer, testbed_requests = _evaluation_inputs(
-        model, requests, testbed, testbed_dir, num_requests, seed, device
+        model, requests, testbed, testbed_dir, num_requests, seed, device, own_requests=not (dataset or path)
     )
     if not (dataset or path):
         edit_requests = testbed_requests
@@ -190,8 +190,9 @@ def evaluate(
     console.print(f"results written to {result.save(out)}")
 
 
-def _evaluation_inputs(model, requests, testbed, testbed_dir, num_requests, seed, device):
-    """Model, tokenizer and requests from --testbed (or --testbed-dir) or from --model/--requests."""
+def _evaluation_inputs(model, requests, testbed, testbed_dir, num_requests, seed, device, own_requests=True):
+    """Model, tokenizer and requests from --testbed (or --testbed-dir) or from --model/--requests; a testbed's own
+    requests are drawn only when no dataset is given (``own_requests``)."""
     from amend.cli.loading import load_model, load_requests
 
     if testbed_dir is not None and testbed is None:
@@ -200,8 +201,9 @@ def _evaluation_inputs(model, requests, testbed, testbed_dir, num_requests, seed
         from amend.testbeds import load
 
         bundle = load(testbed, testbed_dir)
-        chosen = load_requests(requests) if requests else bundle.requests(num_requests, seed)
-        return bundle.model.to(device), bundle.tokenizer, chosen
+        if requests or not own_requests:
+            return bundle.model.to(device), bundle.tokenizer, load_requests(requests) if requests else []
+        return bundle.model.to(device), bundle.tokenizer, bundle.requests(num_requests, seed)
     if not model:
         raise typer.BadParameter("give --model (with --requests or --dataset/--path), or --testbed")
     lm, tokenizer = load_model(model, device)

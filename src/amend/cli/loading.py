@@ -6,27 +6,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
-
 from amend.errors import ConfigError
 from amend.requests import EditRequest
 
 
 def load_model(name_or_path: str, device: str = "cpu", dtype: str = "float32"):
-    """A causal LM and its tokenizer from a local directory or a hub id (the hub needs the network)."""
-    try:
-        model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=getattr(torch, dtype))
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-    except (OSError, ValueError) as err:  # transformers raises ValueError for a folder with no model config
-        if Path(name_or_path).exists():
-            raise ConfigError(f"{name_or_path} is not a model folder transformers can load: {err}") from None
-        raise ConfigError(
-            f"model {name_or_path!r} is not a local folder and is not available offline (no network, or not in the "
-            "HuggingFace cache): download it where there is a network (save_pretrained or hf download) and pass "
-            "the folder, --model DIR"
-        ) from None
-    return model.to(device).eval(), tokenizer
+    """A causal LM and its tokenizer from a folder, a hub id (the hub needs the network) or a GGUF file."""
+    from amend.models import load_model as load
+
+    return load(name_or_path, device=device, dtype=dtype)
 
 
 def load_requests(path: str | Path) -> list[EditRequest]:

