@@ -13,7 +13,7 @@ LAYERS = [
     {"changes", "stats", "datasets"},
     {"lm", "testbeds", "models"},
     {"methods"},
-    {"editing", "diagnostics"},
+    {"editing", "diagnostics", "tracing"},
     {"evaluation"},
     {"cli", "__init__", "__main__"},
 ]

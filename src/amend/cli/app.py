@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
+from rich.progress import track
 from rich.table import Table
 
 from amend.cli.common import ThreadsOption, set_threads, wide_console, writable_dir
@@ -208,6 +209,54 @@ def _evaluation_inputs(model, requests, testbed, testbed_dir, num_requests, seed
         raise typer.BadParameter("give --model (with --requests or --dataset/--path), or --testbed")
     lm, tokenizer = load_model(model, device)
     return lm, tokenizer, load_requests(requests) if requests else []
+
+
+@app.command()
+def trace(
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Folder, hub id or .gguf file.")] = None,
+    testbed: Annotated[str | None, typer.Option(help="Trace a testbed's model.")] = None,
+    prompt: Annotated[str | None, typer.Option(help="A prompt with {} for the subject.")] = None,
+    subject: Annotated[str | None, typer.Option(help="The subject (with --prompt).")] = None,
+    answer: Annotated[str | None, typer.Option(help="The answer traced (default: the model's next token).")] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="Trace the edit prompts of a benchmark file (its true objects).")
+    ] = None,
+    path: Annotated[Path | None, typer.Option(help="The benchmark file (with --dataset).")] = None,
+    num: Annotated[int, typer.Option(min=1, help="Prompts traced from --dataset.")] = 50,
+    samples: Annotated[int, typer.Option(min=1, help="Noise samples per condition.")] = 5,
+    window: Annotated[int, typer.Option(min=1, help="Layers restored together for mlp and attn.")] = 10,
+    out: Annotated[Path, typer.Option(help="Directory for trace.json and trace.png.")] = Path("runs/trace"),
+    threads: ThreadsOption = None,
+) -> None:
+    """Causal tracing (ROME): restore clean states in a subject-corrupted run; heat maps, and the MLP layer with
+    the largest effect at the subject's last token (where ROME would edit)."""
+    import json
+
+    from amend.cli.datasets import dataset_requests
+    from amend.tracing import plot_trace, recommend_layer
+    from amend.tracing import trace as run_trace
+
+    writable_dir(out)
+    set_threads(threads)
+    if dataset or path:
+        if not (dataset and path):
+            raise typer.BadParameter("--dataset and --path go together")
+        cases = [(r.prompt, r.subject, r.target_true) for r in dataset_requests(dataset, path, None, False, "edit")]
+        cases = cases[:num]
+    elif prompt and subject:
+        cases = [(prompt, subject, answer)]
+    else:
+        raise typer.BadParameter("give --prompt and --subject, or --dataset and --path")
+    lm, tokenizer, _ = _evaluation_inputs(model, None, testbed, None, 1, 0, "cpu", own_requests=False)
+    traces = []
+    for template, who, expected in track(cases, description="tracing", console=console):
+        traces.append(run_trace(lm, tokenizer, template, who, expected, samples=samples, window=window))
+    layer = recommend_layer(traces)
+    record = {"recommended_layer": layer, "samples": samples, "window": window, "traces": [t.to_dict() for t in traces]}
+    (out / "trace.json").write_text(json.dumps(record, indent=1))
+    plot_trace(traces, out / "trace.png")
+    console.print(f"{len(traces)} trace(s); MLP effect at the subject's last token peaks at layer {layer}")
+    console.print(f"written to {out / 'trace.json'} and {out / 'trace.png'}")
 
 
 @app.command()

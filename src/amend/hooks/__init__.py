@@ -4,7 +4,7 @@ Methods use these context managers and never call ``register_forward_hook`` them
 """
 
 from amend.hooks.capture import capture, select_positions
-from amend.hooks.intervene import add_at_positions
+from amend.hooks.intervene import add_at_positions, noise_at_embeddings
 from amend.hooks.positions import TokenRule, subject_span, token_index
 from amend.hooks.stop import StopForward, stop_after
 
@@ -13,6 +13,7 @@ __all__ = [
     "TokenRule",
     "add_at_positions",
     "capture",
+    "noise_at_embeddings",
     "select_positions",
     "stop_after",
     "subject_span",

@@ -27,6 +27,16 @@ def hook_site(anatomy: Anatomy, site: Site, transform: Transform) -> Iterator[No
         remove(handles)
 
 
+@contextmanager
+def hook_output(module: nn.Module, transform: Transform) -> Iterator[None]:
+    """Run ``transform`` on the output of ``module`` (one that is no named site, such as the token embeddings)."""
+    handle = _register(module, "output", transform)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
 def install(anatomy: Anatomy, site: Site, transform: Transform) -> list[torch.utils.hooks.RemovableHandle]:
     """Register ``transform`` at ``site`` until :func:`remove` is called on the handles returned.
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import torch
 
 from amend.architectures.anatomy import Anatomy, Site
-from amend.hooks._register import hook_site
+from amend.hooks._register import hook_output, hook_site
 
 
 @contextmanager
@@ -34,4 +34,19 @@ def add_at_positions(anatomy: Anatomy, site: Site, positions: torch.Tensor, vect
         return changed
 
     with hook_site(anatomy, site, add):
+        yield
+
+
+@contextmanager
+def noise_at_embeddings(model: torch.nn.Module, span: tuple[int, int], noise: torch.Tensor) -> Iterator[None]:
+    """Add ``noise[row]`` (batch, span length, width) to the token embeddings of ``span`` (first, last inclusive)
+    while the block runs: ROME's corrupted-subject run."""
+    first, last = span
+
+    def corrupt(embedded: torch.Tensor) -> torch.Tensor:
+        changed = embedded.clone()
+        changed[:, first : last + 1] = changed[:, first : last + 1] + noise.to(embedded.dtype)
+        return changed
+
+    with hook_output(model.get_input_embeddings(), corrupt):
         yield
