@@ -140,3 +140,27 @@ def test_the_kl_term_is_a_mean_over_the_kl_prompts():
 def test_kl_settings_are_checked_when_the_config_is_made(bad):
     with pytest.raises(ConfigError, match="kl_p"):
         RomeConfig(layer=0, **bad)
+
+
+def test_sampled_templates_are_sampled_once_per_editor(tmp_path, monkeypatch):
+    from helpers import ROME_TEST_SETTINGS, corpus, edit_request, tokenizer, trained_tiny_model
+
+    import amend
+    import amend.methods.locate.common as common
+    from amend.stats import Corpus
+
+    calls = []
+    real = common.sample_context_templates
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(common, "sample_context_templates", counted)
+    settings = {k: v for k, v in ROME_TEST_SETTINGS.items() if k != "context_templates"}
+    settings["template_lengths"] = ((2, 4),)
+    editor = amend.Editor(trained_tiny_model("gpt2"), tokenizer(), "rome", corpus=Corpus.from_texts(corpus()),
+                          cache_dir=tmp_path, **settings)  # fmt: skip
+    editor.edit(edit_request("{} works for", "Apple A5"))
+    editor.edit(edit_request("{} speaks", "Toko Yasuda"))
+    assert len(calls) == 1 and len(editor.patches[1].log["templates"]) == 3  # two sampled, and the bare prompt

@@ -61,3 +61,11 @@ def test_one_rome_edit_with_the_testbeds_defaults_and_a_bit_exact_revert(smollm2
     assert patch.modules == ["model.layers.5.mlp.down_proj"]
     patch.revert()
     assert all(torch.equal(tensor, pristine[name]) for name, tensor in model.state_dict().items())
+
+
+def test_templates_are_never_sampled_after_a_chat_token(smollm2):
+    from amend.methods.locate.templates import _start_token
+
+    _, tokenizer, *_ = smollm2
+    assert tokenizer.bos_token == "<|im_start|>"  # a chat token: text after it is a chat turn
+    assert tokenizer.convert_ids_to_tokens(_start_token(tokenizer)) == "<|endoftext|>"

@@ -42,6 +42,7 @@ class Resources:
     progress: bool = False
     state: dict[str, torch.Tensor] = field(default_factory=dict)
     corpus_used: str | None = None  # identity of the corpus statistics were last asked for (reports record it)
+    templates: dict[Any, Any] = field(default_factory=dict)  # sampled context templates, by their settings
 
     def corpus_for(self, config: Any) -> Corpus:
         """The corpus given to the edit, else the testbed's, else the one the config names (``stats_corpus``)."""

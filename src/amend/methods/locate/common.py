@@ -14,16 +14,21 @@ from amend.stats import Corpus
 
 
 def context_templates(method: EditMethod, config: LocateConfig) -> ContextTemplates:
-    """The configured templates, or templates sampled from the model with the configured seed."""
+    """The configured templates, or templates sampled from the model with the configured seed: once per editor (the
+    originals cache them for the whole run too), not again for every edit."""
     if config.context_templates is not None:
         return ContextTemplates.with_prefixes(config.context_templates)
-    return sample_context_templates(
-        method.model,
-        method.tokenizer,
-        config.template_lengths,
-        config.template_prompts,
-        seed=config.template_seed,
-    )
+    key = ("sampled", config.template_lengths, config.template_prompts, config.template_seed)
+    cache = method.resources.templates
+    if key not in cache:
+        cache[key] = sample_context_templates(
+            method.model,
+            method.tokenizer,
+            config.template_lengths,
+            config.template_prompts,
+            seed=config.template_seed,
+        )
+    return cache[key]
 
 
 def stats_corpus(method: EditMethod) -> Corpus:

@@ -73,11 +73,19 @@ def sample_context_templates(
     return ContextTemplates.with_prefixes(templates)
 
 
+DOCUMENT_SEPARATOR = "<|endoftext|>"
+
+
 def _start_token(tokenizer: PreTrainedTokenizerBase) -> int:
-    for token_id in (tokenizer.bos_token_id, tokenizer.eos_token_id):
-        if token_id is not None:
+    """The token a document starts after: the BOS (as ROME), else the EOS, else the document separator, but never a
+    token written in the chat template (SmolLM2's BOS is ``<|im_start|>`` and its EOS ``<|im_end|>``: text sampled
+    after them is a chat turn, junk as a context; its ``<|endoftext|>`` separates documents)."""
+    chat = str(getattr(tokenizer, "chat_template", None) or "")
+    separator = tokenizer.get_vocab().get(DOCUMENT_SEPARATOR)
+    for token_id in (tokenizer.bos_token_id, tokenizer.eos_token_id, separator):
+        if token_id is not None and not (chat and tokenizer.convert_ids_to_tokens(int(token_id)) in chat):
             return int(token_id)
-    raise ValueError("the tokenizer has no BOS or EOS token to sample templates from; set template_prompts")
+    raise ValueError("the tokenizer has no document token to sample templates from; set template_prompts")
 
 
 @torch.no_grad()
