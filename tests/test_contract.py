@@ -19,6 +19,7 @@ from amend import EditFailed, Editor, Patch
 from amend.changes import ContextFacts, Journal, ModuleAdapter, WeightDelta, attached
 from amend.fingerprint import fingerprint
 from amend.lm import CausalLM
+from amend.methods import load_method
 from amend.registry import METHODS
 from amend.stats import Corpus
 from contract_methods import Remember, Steer
@@ -40,7 +41,7 @@ CORPUS = Corpus.from_texts(corpus(60))
 
 
 def _settings(method) -> dict:
-    config_cls = Editor.method_class(method).config_cls
+    config_cls = load_method(method).config_cls
     names = {field.name for field in dataclasses.fields(config_cls)}
     return {key: value for key, value in FAST.items() if key in names}
 
@@ -72,7 +73,7 @@ def test_the_edit_contract(method, model_type, tmp_path, monkeypatch):
     second = [edit_request("{} plays the", SUBJECTS[2])]
     pristine, base = _weights(model), fingerprint(model)
     editor = Editor(model, tok, method, corpus=CORPUS, cache_dir=tmp_path / "cache", **_settings(method))
-    seen = Editor.method_class(method).observed(CausalLM(model, tok), model)  # what evaluation would see
+    seen = load_method(method).observed(CausalLM(model, tok), model)  # what evaluation would see
     probe = [(request.text, request.target_new) for request in first]
     scores_before = seen.score(probe)
 

@@ -25,8 +25,7 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from amend.architectures import Component, Site, anatomy
-from amend.hooks import capture, noise_at_embeddings, subject_span
-from amend.hooks._register import hook_sites
+from amend.hooks import capture, hook_sites, noise_at_embeddings, subject_span
 from amend.requests import fill
 from amend.tokens import encode, target_ids
 

@@ -117,10 +117,11 @@ class Editor:
     def method(self) -> str:
         return self.method_cls.name
 
-    @staticmethod
-    def method_class(method: str | type) -> type:
-        """The class of a registered method name (or the class itself)."""
-        return load_method(method)
+    def config_record(self) -> dict[str, Any]:
+        """The config a report records, with the statistics corpus actually used (the config's ``stats_corpus`` is
+        only the fallback when neither the caller nor a testbed gives one)."""
+        used = self.resources.corpus_used
+        return {**self.config.to_dict(), **({"stats_corpus_used": used} if used else {})}
 
     def edit(self, requests: RequestsLike) -> Patch:
         """Apply one batch in place and return its patch; on failure nothing changes (model nor state)."""

@@ -32,7 +32,7 @@ from amend.evaluation.metrics import PROTOCOLS
 from amend.evaluation.observe import Observation, item_values, observe
 from amend.evaluation.report import EvalResult, aggregate, named_values
 from amend.evaluation.sequential import SequentialSettings, run_sequential
-from amend.evaluation.tasks import LOCALITY, Item, task
+from amend.evaluation.tasks import LOCALITY, Item, items_by_request, task
 from amend.fingerprint import fingerprint
 from amend.lm import CausalLM, LanguageModel
 from amend.methods import load_method
@@ -132,9 +132,10 @@ def evaluate(
     items = task(settings.task).items(requests)
     setup = None
     lm: LanguageModel = CausalLM(model, tokenizer, batch_size=settings.forward_batch_size)
-    if method is not None:
-        setup = EditSetup(method, method_config(method, model, config, **overrides), cache_dir, corpus)
-        lm = load_method(method).observed(lm, model)
+    method_cls = None if method is None else load_method(method)
+    if method_cls is not None:
+        setup = EditSetup(method_cls, method_config(method_cls, model, config, **overrides), cache_dir, corpus)
+        lm = method_cls.observed(lm, model)
     model_info = describe(model)
     protocols = settings.protocols
     before = observe(lm, items, protocols)
@@ -154,7 +155,7 @@ def evaluate(
     elif texts_after is not None:
         texts_after.texts = texts_before.texts
     result = _result(
-        "none" if method is None else load_method(method).name,
+        "none" if method_cls is None else method_cls.name,
         settings.mode,
         list(protocols),
         config_used,
@@ -175,7 +176,7 @@ def evaluate(
 def _single(model, tokenizer, requests, items, lm, setup: EditSetup, settings: EvaluationSettings, texts=None):
     """Each request (or ``group``) edited, observed and reverted before the next: one editor, reset each time."""
     after: list[Observation | None] = [None] * len(items)
-    by_request = _items_by_request(items)
+    by_request = items_by_request(items)
     seconds = [0.0] * len(requests)
     editor = setup.editor(model, tokenizer)
     groups = edit_groups(requests)
@@ -193,14 +194,7 @@ def _single(model, tokenizer, requests, items, lm, setup: EditSetup, settings: E
                 texts.run(lm, members)
         finally:
             editor.revert()
-    return after, _config_record(editor), seconds
-
-
-def _items_by_request(items: Sequence[Item]) -> dict[int, list[int]]:
-    by_request: dict[int, list[int]] = {}
-    for index, item in enumerate(items):
-        by_request.setdefault(item.request, []).append(index)
-    return by_request
+    return after, editor.config_record(), seconds
 
 
 def edit_groups(requests: Sequence[EditRequest]) -> list[list[int]]:
@@ -224,14 +218,7 @@ def _batch(model, tokenizer, requests, items, lm, setup: EditSetup, settings: Ev
             texts.run(lm, range(len(requests)))
     finally:
         editor.revert()
-    return after, _config_record(editor), [elapsed / len(requests)] * len(requests)
-
-
-def _config_record(editor: Editor) -> dict[str, Any]:
-    """The config a report records, with the statistics corpus actually used (the config's ``stats_corpus`` is only
-    the fallback when neither the caller nor a testbed gives one)."""
-    used = editor.resources.corpus_used
-    return {**editor.config.to_dict(), **({"stats_corpus_used": used} if used else {})}
+    return after, editor.config_record(), [elapsed / len(requests)] * len(requests)
 
 
 def _result(method, mode, protocols, config, model_info, requests, items: list[Item], before, after, seconds, decode):

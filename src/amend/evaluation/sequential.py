@@ -25,8 +25,9 @@ from amend.editing import Editor
 from amend.errors import ConfigError, RunMismatch
 from amend.evaluation.observe import Observation, item_values, observe
 from amend.evaluation.report import aggregate, named_values
-from amend.evaluation.tasks import Item
+from amend.evaluation.tasks import Item, items_by_request
 from amend.lm import LanguageModel
+from amend.methods import load_method
 from amend.requests import EditRequest
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ def run_settings(requests: Sequence[Any], setup: EditSetup, evaluation: Evaluati
     """Everything that decides a sequential run's results: recorded in the run folder, compared on resume."""
     records = json.dumps([{"kind": r.kind, **r.to_dict()} for r in requests], sort_keys=True, default=str)
     return {
-        "method": Editor.method_class(setup.method).name,
+        "method": load_method(setup.method).name,
         "config": setup.config.to_dict(),
         "edit_batch_size": evaluation.sequential.edit_batch_size,
         "checkpoint_every": evaluation.sequential.checkpoint_every,
@@ -141,9 +142,7 @@ def run_sequential(
     batches = [list(range(i, min(i + size, len(requests)))) for i in range(0, len(requests), size)]
     recorded = run_settings(requests, setup, evaluation)
     editor, state = _start(model, tokenizer, setup, settings, recorded)
-    by_request: dict[int, list[int]] = {}
-    for index, item in enumerate(items):
-        by_request.setdefault(item.request, []).append(index)
+    by_request = items_by_request(items)
     bar = tqdm(total=len(batches), initial=state.batches_done, desc=f"{editor.method} sequential", disable=not progress)
     for b in range(state.batches_done, len(batches)):
         start = time.perf_counter()
@@ -168,9 +167,7 @@ def run_sequential(
     immediate_values = [state.immediate[i] for i in sorted(state.immediate)]
     _, immediate = aggregate(immediate_values, [items[i].request for i in sorted(state.immediate)])
     per_request = [state.seconds[b] / len(batch) for b, batch in enumerate(batches) for _ in batch]
-    config = editor.config.to_dict()
-    if editor.resources.corpus_used:
-        config["stats_corpus_used"] = editor.resources.corpus_used
+    config = editor.config_record()
     editor.revert()
     extra = {
         "immediate_summary": immediate,

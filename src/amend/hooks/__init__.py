@@ -3,6 +3,7 @@
 Methods use these context managers and never call ``register_forward_hook`` themselves.
 """
 
+from amend.hooks._register import hook_sites
 from amend.hooks.capture import capture, select_positions
 from amend.hooks.intervene import add_at_positions, noise_at_embeddings
 from amend.hooks.positions import TokenRule, subject_span, token_index
@@ -13,6 +14,7 @@ __all__ = [
     "TokenRule",
     "add_at_positions",
     "capture",
+    "hook_sites",
     "noise_at_embeddings",
     "select_positions",
     "stop_after",

@@ -139,7 +139,7 @@ class StatsCache:
             )
             for layer, path in missing:
                 out[layer] = null_space_projector(moments[layer].mean(), threshold, mode)
-                _write_atomically(path, {"projector": out[layer].contiguous()}, keys[layer])
+                storage.write_tensors(path, {"projector": out[layer].contiguous()}, keys[layer])
         return {layer: out[layer] for layer in layers}
 
     def _existing(self, path: Path) -> Path | None:
@@ -201,14 +201,7 @@ def _save(path: Path, moment: SecondMoment, key: dict[str, str], settings: Stats
             f"statistics computed for {key['module']} are unusable: {problem}. Nothing was written to {path}; "
             f"the model's activations at that module are the place to look"
         )
-    _write_atomically(path, {"total": moment.total.contiguous()}, {**key, "count": str(moment.count)})
-
-
-def _write_atomically(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
-    """Written atomically with ordinary permissions and a content digest (:func:`amend.storage.write_tensors`): an
-    interrupted run never leaves a half-written cache file, two runs sharing a cache never write into one file, and
-    a cache can be shared between users."""
-    storage.write_tensors(path, tensors, metadata)
+    storage.write_tensors(path, {"total": moment.total.contiguous()}, {**key, "count": str(moment.count)})
 
 
 def _load(path: Path, key: dict[str, str], settings: StatsSettings, width: int | None) -> SecondMoment:

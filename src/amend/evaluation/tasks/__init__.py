@@ -1,6 +1,6 @@
 """Evaluation tasks: what is measured for each request of a kind (:data:`amend.registry.TASKS`)."""
 
-from amend.evaluation.tasks.base import Item, Task, task, tasks_reading
+from amend.evaluation.tasks.base import Item, Task, items_by_request, task, tasks_reading
 from amend.evaluation.tasks.edit import GENERALIZATION, LOCALITY, PORTABILITY, RELIABILITY, EditTask, items_of
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "EditTask",
     "Item",
     "Task",
+    "items_by_request",
     "items_of",
     "task",
     "tasks_reading",

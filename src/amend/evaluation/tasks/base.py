@@ -41,6 +41,14 @@ class Item:
     aliases: tuple[str, ...] = ()
 
 
+def items_by_request(items: Sequence[Item]) -> dict[int, list[int]]:
+    """Request index -> the indices of its items (what is observed after that request is edited)."""
+    by_request: dict[int, list[int]] = {}
+    for index, item in enumerate(items):
+        by_request.setdefault(item.request, []).append(index)
+    return by_request
+
+
 class Task(ABC):
     """An evaluation task. Subclasses set ``name``, ``reads`` (a request kind) and implement :meth:`items`."""
 
