@@ -236,6 +236,4 @@ def test_cli_numbers_outside_their_domain_are_usage_errors(args, tmp_path):
     from amend.cli.app import app
 
     result = CliRunner().invoke(app, ["evaluate", "--testbed", "world", *args, "--out", str(tmp_path)])
-    assert (result.exit_code == 2 and "Invalid value" in result.output and result.exception is None) or isinstance(
-        result.exception, SystemExit
-    )
+    assert result.exit_code == 2 and "Invalid value" in result.output  # a usage error, before any work

@@ -13,8 +13,9 @@ from amend.tracing import plot_trace, recommend_layer, trace
 
 def test_restoring_the_last_state_gives_the_clean_probability_back(tmp_path):
     model, tok = trained_tiny_model("gpt2"), tokenizer()
-    answer = " " + facts()[("{} works for", "Apple A5")]
-    result = trace(model, tok, "{} works for", "Apple A5", answer, samples=3, window=2)
+    frame = "The mother tongue of {} is"  # tokens before the subject, which the corruption does not reach
+    answer = " " + facts()[(frame, "Danielle Darrieux")]
+    result = trace(model, tok, frame, "Danielle Darrieux", answer, samples=3, window=2)
     layers, tokens = model.config.n_layer, len(result.tokens)
     assert {kind: tuple(s.shape) for kind, s in result.scores.items()} == dict.fromkeys(
         ("hidden", "mlp", "attn"), (layers, tokens)
@@ -22,7 +23,7 @@ def test_restoring_the_last_state_gives_the_clean_probability_back(tmp_path):
     assert result.clean > 0.5 and result.corrupted < result.clean  # the model knows it; noise on the subject hurts
     assert abs(float(result.scores["hidden"][layers - 1, tokens - 1]) - result.clean) < 1e-5
     # restoring a state before the subject changes nothing: the corruption starts at the subject
-    assert abs(float(result.scores["hidden"][0, 0]) - result.corrupted) < 1e-6 or result.subject[0] == 0
+    assert result.subject[0] > 0 and abs(float(result.scores["hidden"][0, 0]) - result.corrupted) < 1e-6
     assert 0 <= recommend_layer([result]) < layers
     assert plot_trace([result, result], tmp_path / "trace.png").stat().st_size > 0
 
