@@ -129,3 +129,17 @@ def test_a_failed_batch_restores_weights_and_state(tmp_path, monkeypatch):
     assert all(torch.equal(weights[k], v) for k, v in model.state_dict().items())
     assert run.state.keys() == state.keys() and all(torch.equal(run.state[k], state[k]) for k in state)
     assert len(run.patches) == 1
+
+
+def test_a_threshold_given_without_its_mode_is_absolute_and_the_world_gives_both():
+    from amend.methods.alphaedit.config import AlphaEditConfig
+    from amend.methods.come.config import ComeConfig
+    from amend.testbeds import world
+
+    model, _, _ = world.load()
+    shipped = AlphaEditConfig.for_model(model)
+    assert (shipped.threshold_mode, shipped.nullspace_threshold) == ("relative", 0.01)  # the world's own setting
+    given = AlphaEditConfig.for_model(model, nullspace_threshold=0.5)
+    assert (given.threshold_mode, given.nullspace_threshold) == ("absolute", 0.5)  # not the world's unit
+    come = ComeConfig.for_model(model, base="alphaedit", nullspace_threshold=0.5)
+    assert come.threshold_mode == "absolute"  # CoME layers its base's defaults with the same rule

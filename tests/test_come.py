@@ -134,10 +134,10 @@ def test_each_base_writes_through_its_own_rule(tmp_path):
 def test_config_layers_the_base_defaults_then_comes_own():
     model = tiny_model("gptj")
     on_memit = ComeConfig.for_model(model)
-    assert (on_memit.base, on_memit.mom2_update_weight, on_memit.v_num_grad_steps) == ("memit", 15000.0, 25)
+    assert (on_memit.base, on_memit.mom2_weight(16384), on_memit.v_num_grad_steps) == ("memit", 15000.0, 25)
     assert on_memit.old_target_steps() == 12 and on_memit.argmax_kl_stop is None
     on_pmet = ComeConfig.for_model(model, base="pmet")
-    assert (on_pmet.mom2_update_weight, on_pmet.v_num_grad_steps, on_pmet.v_lr, on_pmet.kl_factor) == (4500, 30, 0.2, 1)
+    assert (on_pmet.mom2_weight(16384), on_pmet.v_num_grad_steps, on_pmet.v_lr, on_pmet.kl_factor) == (4500, 30, 0.2, 1)
     assert on_pmet.old_target_steps() == 30 and on_pmet.argmax_kl_stop == 0.01
     assert on_pmet.old_target_settings().argmax_kl_stop == 0.01
     always = ComeConfig.for_model(model, base="pmet", old_early_stop=False).old_target_settings()

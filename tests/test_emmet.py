@@ -97,10 +97,12 @@ def test_the_edited_layer_maps_the_keys_to_their_values(model_type, bos, tmp_pat
 def test_defaults_follow_the_reference_configs_and_the_world_model_reuses_memit_settings():
     config = type("C", (), {"model_type": "gpt2", "num_hidden_layers": 48})
     assert EmmetConfig.architecture_defaults(config) == {
-        "mom2_update_weight": 10_000.0,
+        "mom2_update_weight": 10_000.0 / 6400,
+        "lambda_mode": "relative",
         "v_num_grad_steps": 20,
         "layers": (17,),
     }
+    assert EmmetConfig.from_dict(EmmetConfig.architecture_defaults(config)).mom2_weight(6400) == 10_000.0  # GPT-2 XL
     config.model_type, config.num_hidden_layers = "gptj", 28
     assert EmmetConfig.architecture_defaults(config)["layers"] == (5,)
     emmet = EmmetConfig.for_model(trained_tiny_model("gpt2"))
@@ -112,5 +114,6 @@ def test_defaults_follow_the_reference_configs_and_the_world_model_reuses_memit_
     memit = EDIT_DEFAULTS["memit"]
     on_world = EmmetConfig.for_model(model)
     assert on_world.layers == tuple(memit["layers"]) and on_world.mom2_update_weight == memit["mom2_update_weight"]
+    assert on_world.lambda_mode == "absolute"  # the world gives λ alone: absolute, not the architecture's unit
     with pytest.raises(amend.ConfigError, match="negative"):
         EmmetConfig(layers=(1,), emmet_lambda=-1.0)

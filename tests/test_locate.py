@@ -142,25 +142,49 @@ def test_kl_settings_are_checked_when_the_config_is_made(bad):
         RomeConfig(layer=0, **bad)
 
 
-def test_sampled_templates_are_sampled_once_per_editor(tmp_path, monkeypatch):
+def test_sampled_templates_are_sampled_once_per_model_and_setting_and_cached_on_disk(tmp_path, monkeypatch):
     from helpers import ROME_TEST_SETTINGS, corpus, edit_request, tokenizer, trained_tiny_model
 
     import amend
     import amend.methods.locate.common as common
+    from amend.errors import CacheError
     from amend.stats import Corpus
+    from amend.storage import write_tensors
 
     calls = []
-    real = common.sample_context_templates
+    real = common.sample_template_ids
 
     def counted(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(common, "sample_context_templates", counted)
+    monkeypatch.setattr(common, "sample_template_ids", counted)
     settings = {k: v for k, v in ROME_TEST_SETTINGS.items() if k != "context_templates"}
     settings["template_lengths"] = ((2, 4),)
-    editor = amend.Editor(trained_tiny_model("gpt2"), tokenizer(), "rome", corpus=Corpus.from_texts(corpus()),
-                          cache_dir=tmp_path, **settings)  # fmt: skip
-    editor.edit(edit_request("{} works for", "Apple A5"))
-    editor.edit(edit_request("{} speaks", "Toko Yasuda"))
-    assert len(calls) == 1 and len(editor.patches[1].log["templates"]) == 3  # two sampled, and the bare prompt
+
+    def editor(**extra):
+        return amend.Editor(trained_tiny_model("gpt2"), tokenizer(), "rome", corpus=Corpus.from_texts(corpus()),
+                            cache_dir=tmp_path, **{**settings, **extra})  # fmt: skip
+
+    first = editor()
+    first.edit(edit_request("{} works for", "Apple A5"))
+    first.edit(edit_request("{} speaks", "Toko Yasuda"))
+    templates = first.patches[1].log["templates"]
+    assert len(calls) == 1 and len(templates) == 3  # two sampled, and the bare prompt
+    again = editor()  # a new run on the same model: read from disk, not sampled
+    again.edit(edit_request("{} works for", "Apple A5"))
+    assert len(calls) == 1 and again.patches[0].log["templates"] == templates
+    other = editor(template_seed=1)
+    other.edit(edit_request("{} works for", "Apple A5"))
+    assert len(calls) == 2 and other.patches[0].log["templates"] != templates
+    from safetensors import safe_open
+
+    def header(file):
+        with safe_open(str(file), framework="pt") as handle:
+            return {k: v for k, v in handle.metadata().items() if k != "sha256"}
+
+    (file,) = [f for f in tmp_path.rglob("sampled/*.safetensors") if header(f)["seed"] == "0"]
+    header = header(file)
+    write_tensors(file, {"ids.0": torch.full((2, 4), 10**9, dtype=torch.int64)}, header)  # digest fine, ids not
+    with pytest.raises(CacheError, match="outside the model's vocabulary"):
+        editor().edit(edit_request("{} works for", "Apple A5"))

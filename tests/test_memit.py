@@ -15,18 +15,35 @@ REQUESTS = batch_test_requests()
 SETTINGS = BATCH_TEST_SETTINGS
 
 
-def test_update_satisfies_the_normal_equation():
+@pytest.mark.parametrize(("mode", "weight"), [("absolute", 7.0), ("relative", 7.0 * 12)])
+def test_update_satisfies_the_normal_equation(mode, weight):
     torch.manual_seed(0)
     d_in, d_out, n = 12, 5, 3
     a = torch.randn(d_in, d_in, dtype=torch.float64)
     method = Memit.__new__(Memit)  # the rule alone, without a model
-    method.config = MemitConfig(layers=(0,), mom2_update_weight=7.0)
-    method.covariances = {0: a @ a.T / d_in}
+    method.config = MemitConfig(layers=(0,), mom2_update_weight=7.0, lambda_mode=mode)
+    method.covariances, method.log = {0: a @ a.T / d_in}, {}
     keys, residual = torch.randn(n, d_in, dtype=torch.float64), torch.randn(n, d_out, dtype=torch.float64)
     left, right = method.layer_update(0, keys, residual)
     delta = left @ right
-    system = 7.0 * method.covariances[0] + keys.T @ keys
-    assert torch.allclose(delta @ system, residual.T @ keys, atol=1e-9)
+    system = weight * method.covariances[0] + keys.T @ keys  # relative: λ = 7 × d_in
+    assert torch.allclose(delta @ system, residual.T @ keys, atol=1e-9) and method.log["lambda"] == weight
+
+
+def test_relative_lambda_is_the_reference_on_the_reference_model_and_a_lambda_alone_is_absolute():
+    llama = type("C", (), {"model_type": "llama", "num_hidden_layers": 32})
+    reference = MemitConfig.from_dict({**MemitConfig.architecture_defaults(llama)})
+    assert reference.lambda_mode == "relative" and reference.mom2_weight(14336) == pytest.approx(15000.0, rel=1e-12)
+    assert reference.mom2_weight(1536) == pytest.approx(15000.0 * 1536 / 14336, rel=1e-12)  # SmolLM2's MLP width
+    other = type("C", (), {"model_type": "qwen2", "num_hidden_layers": 24})
+    assert MemitConfig.architecture_defaults(other)["lambda_mode"] == "relative"  # the "*" row: any architecture
+    model = trained_tiny_model("gpt2")
+    given = MemitConfig.for_model(model, mom2_update_weight=500.0)
+    assert (given.lambda_mode, given.mom2_weight(1000)) == ("absolute", 500.0)  # no unit: absolute, as the originals
+    both = MemitConfig.for_model(model, mom2_update_weight=2.0, lambda_mode="relative")
+    assert both.mom2_weight(1000) == 2000.0
+    with pytest.raises(amend.ConfigError, match="lambda_mode"):
+        MemitConfig(layers=(0,), lambda_mode="per-dim")
 
 
 @pytest.mark.parametrize(("model_type", "bos"), [("gpt2", False), ("llama", True)])

@@ -99,7 +99,7 @@ def test_a_target_already_the_argmax_stops_once_the_kl_is_small():
 
 def test_defaults_are_the_reference_and_the_world_model_reuses_memit_settings():
     config = PmetConfig.for_model(trained_tiny_model("gpt2"))
-    assert (config.mom2_update_weight, config.v_num_grad_steps, config.v_lr, config.kl_factor) == (6000, 30, 0.2, 1)
+    assert (config.mom2_weight(16384), config.v_num_grad_steps, config.v_lr, config.kl_factor) == (6000, 30, 0.2, 1)
     assert (config.argmax_nll_factor, config.argmax_kl_stop) == (0.1, 0.01)
     from amend.testbeds import world
     from amend.testbeds.world.defaults import EDIT_DEFAULTS
@@ -108,4 +108,4 @@ def test_defaults_are_the_reference_and_the_world_model_reuses_memit_settings():
     on_world = PmetConfig.for_model(model)
     memit = EDIT_DEFAULTS["memit"]
     assert on_world.layers == tuple(memit["layers"]) and on_world.mom2_update_weight == memit["mom2_update_weight"]
-    assert PmetConfig.for_model(model, mom2_update_weight=5.0).mom2_update_weight == 5.0
+    assert PmetConfig.for_model(model, mom2_update_weight=5.0).mom2_weight(512) == 5.0

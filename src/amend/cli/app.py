@@ -111,6 +111,7 @@ def evaluate(
         "runs/evaluate"
     ),
     num_edits: Annotated[int | None, typer.Option(min=1, help="Evaluate only the first N requests.")] = None,
+    known: Annotated[bool, typer.Option(help=KNOWN_HELP)] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="Requests per edit batch (sequential mode).")] = 1,
     checkpoint_every: Annotated[int, typer.Option(min=1, help="Sequential: evaluate all edits every N batches.")] = 10,
     save_every: Annotated[int, typer.Option(min=1, help="Sequential: save the run every N batches.")] = 5,
@@ -173,6 +174,9 @@ def evaluate(
         edit_requests = testbed_requests
     if not edit_requests:
         raise typer.BadParameter("give the requests: --requests, or --dataset with --path")
+    available = len(edit_requests)
+    if known:
+        edit_requests = _known(lm, tokenizer, edit_requests, forward_batch_size)
     chosen = None if method == "none" else method
     method_settings = None if chosen is None else method_config(chosen, lm, overrides)
     result = run_evaluation(
@@ -187,8 +191,27 @@ def evaluate(
         references=load_references(references) if references else None,
     )
     result.extra["threads"] = used_threads
+    if known:
+        result.extra["known_filter"] = {"known": len(edit_requests), "of": available}
     console.print(result.table())
     console.print(f"results written to {result.save(out)}")
+
+
+KNOWN_HELP = (
+    "Keep only the requests the unedited model knows (it prefers the true object to the new one on the edit prompt), "
+    "before --num-edits / --num."
+)
+
+
+def _known(lm, tokenizer, requests, batch_size=64):
+    from amend.evaluation.known import known_requests
+    from amend.lm import CausalLM
+
+    kept = known_requests(CausalLM(lm, tokenizer, batch_size=batch_size), requests)
+    console.print(f"the model knows {len(kept)} of {len(requests)} request(s)")
+    if not kept:
+        raise typer.BadParameter("--known: the model knows none of the requests")
+    return kept
 
 
 def _evaluation_inputs(model, requests, testbed, testbed_dir, num_requests, seed, device, own_requests=True):
@@ -223,6 +246,7 @@ def trace(
     ] = None,
     path: Annotated[Path | None, typer.Option(help="The benchmark file (with --dataset).")] = None,
     num: Annotated[int, typer.Option(min=1, help="Prompts traced from --dataset.")] = 50,
+    known: Annotated[bool, typer.Option(help=KNOWN_HELP)] = False,
     samples: Annotated[int, typer.Option(min=1, help="Noise samples per condition.")] = 5,
     window: Annotated[int, typer.Option(min=1, help="Layers restored together for mlp and attn.")] = 10,
     out: Annotated[Path, typer.Option(help="Directory for trace.json and trace.png.")] = Path("runs/trace"),
@@ -241,13 +265,15 @@ def trace(
     if dataset or path:
         if not (dataset and path):
             raise typer.BadParameter("--dataset and --path go together")
-        cases = [(r.prompt, r.subject, r.target_true) for r in dataset_requests(dataset, path, None, False, "edit")]
-        cases = cases[:num]
-    elif prompt and subject:
-        cases = [(prompt, subject, answer)]
-    else:
+    elif not (prompt and subject):
         raise typer.BadParameter("give --prompt and --subject, or --dataset and --path")
     lm, tokenizer, _ = _evaluation_inputs(model, None, testbed, None, 1, 0, "cpu", own_requests=False)
+    if dataset:
+        records = dataset_requests(dataset, path, None, False, "edit")
+        records = _known(lm, tokenizer, records) if known else records
+        cases = [(r.prompt, r.subject, r.target_true) for r in records[:num]]
+    else:
+        cases = [(prompt, subject, answer)]
     traces = []
     for template, who, expected in track(cases, description="tracing", console=console):
         traces.append(run_trace(lm, tokenizer, template, who, expected, samples=samples, window=window))

@@ -18,7 +18,8 @@ C = TypeVar("C", bound="MethodConfig")
 class MethodConfig:
     """Base class. Subclasses declare fields with ``help`` metadata and a table of per-architecture defaults.
 
-    Defaults are layered, later winning: the dataclass defaults, ``ARCH_DEFAULTS[config.model_type]``, the
+    Defaults are layered, later winning: the dataclass defaults, ``ARCH_DEFAULTS[config.model_type]`` (or
+    ``ARCH_DEFAULTS["*"]`` for a type without its own row), the
     settings a testbed gives for the model (:meth:`amend.testbeds.Testbed.edit_defaults`; a method it gives none for
     takes those of the first ``DEFAULTS_FALLBACK`` method it does), and finally the caller's overrides.
     """
@@ -28,6 +29,10 @@ class MethodConfig:
     PATH_FIELDS: ClassVar[tuple[str, ...]] = ()
     ARCH_DEFAULTS: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     DEFAULTS_FALLBACK: ClassVar[tuple[str, ...]] = ()
+    # Value field -> the field giving its unit (e.g. λ and whether it is absolute or relative). A layer of defaults
+    # or overrides that sets the value without its unit gets the unit's field default, so a λ given alone always
+    # means what the field's default unit says, never a unit left behind by an earlier layer.
+    UNITS: ClassVar[Mapping[str, str]] = {}
 
     def __post_init__(self) -> None:
         """Every field of a plain type holds a value of that type, and every number is finite: a ``--set v_lr=abc``
@@ -44,14 +49,26 @@ class MethodConfig:
         if model_defaults is None:
             model_defaults = testbed_defaults(model)
         values = cls.architecture_defaults(model.config)
-        values.update(cls.defaults_from(model_defaults))
-        values.update(overrides)
+        cls.merge(values, cls.defaults_from(model_defaults))
+        cls.merge(values, overrides)
         return cls.from_dict(values)
 
     @classmethod
+    def merge(cls, values: dict[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
+        """Put a layer of settings over ``values`` in place: a value given without its unit (:attr:`UNITS`) takes
+        the unit's default."""
+        defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+        for value_field, unit_field in cls.UNITS.items():
+            if value_field in layer and unit_field not in layer:
+                values[unit_field] = defaults[unit_field]
+        values.update(layer)
+        return values
+
+    @classmethod
     def architecture_defaults(cls, model_config: Any) -> dict[str, Any]:
-        """``ARCH_DEFAULTS`` for the model's type, then the values derived from its config."""
-        values: dict[str, Any] = dict(cls.ARCH_DEFAULTS.get(model_config.model_type, {}))
+        """``ARCH_DEFAULTS`` for the model's type (else its ``"*"`` row), then the values derived from its config."""
+        row = cls.ARCH_DEFAULTS.get(model_config.model_type, cls.ARCH_DEFAULTS.get("*", {}))
+        values: dict[str, Any] = dict(row)
         values.update(cls.arch_derived(model_config, values))
         return values
 

@@ -20,6 +20,7 @@ class AlphaEditConfig(MemitConfig):
 
     method: ClassVar[str] = "alphaedit"
     ARCH_DEFAULTS: ClassVar[dict[str, dict[str, Any]]] = MemitConfig.ARCH_DEFAULTS
+    UNITS: ClassVar[dict[str, str]] = {**MemitConfig.UNITS, "nullspace_threshold": "threshold_mode"}
 
     nullspace_threshold: float = option(0.02, "τ: eigenvalues of E[kkᵀ] below it span the null space.")
     threshold_mode: str = option(

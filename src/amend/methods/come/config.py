@@ -10,14 +10,14 @@ from amend.errors import ConfigError
 from amend.methods.alphaedit.config import AlphaEditConfig
 from amend.methods.config import option
 from amend.methods.locate.target import TargetSettings
-from amend.methods.memit.config import MemitConfig
+from amend.methods.memit.config import GPTJ_KEY_WIDTH, MemitConfig, relative_lambda
 from amend.methods.pmet.config import PmetConfig
 from amend.testbeds.base import model_defaults as testbed_defaults
 
 BASE_CONFIGS: dict[str, type[MemitConfig]] = {"memit": MemitConfig, "alphaedit": AlphaEditConfig, "pmet": PmetConfig}
 
 # CoME's own reference settings where they differ from its base's (GPT-J; CoME-MEMIT keeps MEMIT's).
-BASE_OVERRIDES: dict[str, dict[str, Any]] = {"pmet": {"mom2_update_weight": 4500.0}}
+BASE_OVERRIDES: dict[str, dict[str, Any]] = {"pmet": relative_lambda(4500.0, GPTJ_KEY_WIDTH)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,11 +76,14 @@ class ComeConfig(AlphaEditConfig):
         if base_cls is None:
             raise ConfigError(f"base must be one of {sorted(BASE_CONFIGS)}, not {base!r}")
         values = {f.name: f.default for f in dataclasses.fields(base_cls)}
-        values.update(base_cls.architecture_defaults(model.config))
-        values.update(BASE_OVERRIDES.get(base, {}))
-        values.update(base_cls.defaults_from(model_defaults))
-        values.update(own)
-        values.update(overrides)
+        for layer in (
+            base_cls.architecture_defaults(model.config),
+            BASE_OVERRIDES.get(base, {}),
+            base_cls.defaults_from(model_defaults),
+            own,
+            overrides,
+        ):
+            cls.merge(values, layer)
         values["base"] = base
         return cls.from_dict(values)
 

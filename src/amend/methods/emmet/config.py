@@ -7,7 +7,14 @@ from typing import Any, ClassVar
 
 from amend.errors import ConfigError
 from amend.methods.config import option
-from amend.methods.memit.config import MemitConfig, scaled_layers
+from amend.methods.memit.config import (
+    GPT2_XL_KEY_WIDTH,
+    GPTJ_KEY_WIDTH,
+    LLAMA32_3B_KEY_WIDTH,
+    MemitConfig,
+    relative_lambda,
+    scaled_layers,
+)
 
 # EasyEdit's EMMET configs edit one layer: (first, last, depth of the reference model).
 REFERENCE_LAYERS: dict[str, tuple[int, int, int]] = {
@@ -22,21 +29,23 @@ class EmmetConfig(MemitConfig):
     """EMMET (Gupta et al., "A Unified Framework for Model Editing", arXiv 2403.14236): the batch's keys are
     written as equality constraints, (W + Δ)K = V, while Δ disturbs the preserved keys least.
 
-    Defaults follow EasyEdit's configs (one layer; λ 1e4 for GPT-2 XL, 1e5 for GPT-J and Llama). Only λε matters
+    Defaults follow EasyEdit's configs (one layer; λ 1e4 for GPT-2 XL, 1e5 for GPT-J and Llama-3.2-3B, made
+    relative to the key width as MEMIT's, so those models get exactly these values). Only λε matters
     for the update (λ rescales C̃ and ε alike). A model whose testbed gives no EMMET settings but gives MEMIT's uses
     those.
     """
 
     method: ClassVar[str] = "emmet"
     ARCH_DEFAULTS: ClassVar[dict[str, dict[str, Any]]] = {
-        "gpt2": {"mom2_update_weight": 10_000.0, "v_num_grad_steps": 20},
-        "gptj": {"mom2_update_weight": 100_000.0, "v_num_grad_steps": 25},
+        "gpt2": {**relative_lambda(10_000.0, GPT2_XL_KEY_WIDTH), "v_num_grad_steps": 20},
+        "gptj": {**relative_lambda(100_000.0, GPTJ_KEY_WIDTH), "v_num_grad_steps": 25},
         "llama": {
-            "mom2_update_weight": 100_000.0,
+            **relative_lambda(100_000.0, LLAMA32_3B_KEY_WIDTH),
             "v_num_grad_steps": 25,
             "clamp_norm_factor": 4.0,
             "v_weight_decay": 1e-3,
         },
+        "*": relative_lambda(100_000.0, LLAMA32_3B_KEY_WIDTH),
     }
     DEFAULTS_FALLBACK: ClassVar[tuple[str, ...]] = ("memit",)
 

@@ -27,7 +27,7 @@ class Emmet(BatchLocateMethod):
         config = self.config
         k = keys.T  # (d_in, n)
         eye = torch.eye(k.shape[0], dtype=k.dtype, device=k.device)
-        preserved = config.mom2_update_weight * self.covariances[layer].to(k) + config.update_norm_lambda * eye
+        preserved = config.mom2_weight(k.shape[0]) * self.covariances[layer].to(k) + config.update_norm_lambda * eye
         weighted = solve_spd(preserved, k)  # C̃⁻¹K, (d_in, n)
         d = k.T @ weighted + config.emmet_lambda * torch.eye(k.shape[1], dtype=k.dtype, device=k.device)
         d_inv, pseudo = inverse_or_pinv(d)

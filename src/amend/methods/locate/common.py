@@ -2,32 +2,45 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import torch
 
+from amend.fingerprint import fingerprint
 from amend.methods.base import EditMethod
 from amend.methods.locate.config import LocateConfig
 from amend.methods.locate.solve import covariance
-from amend.methods.locate.templates import ContextTemplates, sample_context_templates
+from amend.methods.locate.templates import ContextTemplates, sample_template_ids, templates_from_ids
 from amend.stats import Corpus
 
 
 def context_templates(method: EditMethod, config: LocateConfig) -> ContextTemplates:
-    """The configured templates, or templates sampled from the model with the configured seed: once per editor (the
-    originals cache them for the whole run too), not again for every edit."""
+    """The configured templates, or templates sampled from the model with the configured seed: once per model and
+    setting (the originals sample them once per run, unseeded), kept for the editor and cached on disk beside the
+    statistics, keyed by the unedited model's fingerprint, so a later run (or a resumed one, whose model is already
+    edited) uses the same templates without sampling again."""
     if config.context_templates is not None:
         return ContextTemplates.with_prefixes(config.context_templates)
     key = ("sampled", config.template_lengths, config.template_prompts, config.template_seed)
     cache = method.resources.templates
     if key not in cache:
-        cache[key] = sample_context_templates(
-            method.model,
-            method.tokenizer,
-            config.template_lengths,
-            config.template_prompts,
-            seed=config.template_seed,
+        resources = method.resources
+        setting = {
+            "kind": "context_templates",
+            "lengths": json.dumps(config.template_lengths),
+            "prompts": json.dumps(config.template_prompts),
+            "seed": str(config.template_seed),
+        }
+        ids = resources.stats.sampled_ids(
+            resources.base_fingerprint or fingerprint(method.model),
+            setting,
+            lambda: sample_template_ids(
+                method.model, method.tokenizer, config.template_lengths, config.template_prompts, config.template_seed
+            ),
+            vocab_size=method.model.get_input_embeddings().num_embeddings,
         )
+        cache[key] = templates_from_ids(method.tokenizer, ids)
     return cache[key]
 
 

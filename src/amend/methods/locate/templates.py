@@ -63,13 +63,32 @@ def sample_context_templates(
         prompts: Texts to continue; ``None`` starts from the BOS (or EOS) token, as ROME does.
         seed: Seed of a private generator; the global RNG is not touched.
     """
+    return templates_from_ids(tokenizer, sample_template_ids(model, tokenizer, lengths, prompts, seed))
+
+
+def sample_template_ids(
+    model: nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    lengths: Sequence[tuple[int, int]],
+    prompts: Sequence[str] | None = None,
+    seed: int = 0,
+) -> list[torch.Tensor]:
+    """The token ids :func:`sample_context_templates` decodes: one (samples, length) tensor per (length pair,
+    prompt), in that order. Ids rather than text are what a cache keeps: decoding them is deterministic."""
     generator = torch.Generator(device="cpu").manual_seed(seed)
     starts = [encode(tokenizer, p) for p in prompts] if prompts else [[_start_token(tokenizer)]]
-    templates = []
-    for count, length in lengths:
-        for start in starts:
-            for ids in _sample(model, start, count, length, generator):
-                templates.append(_clean(tokenizer.decode(ids, skip_special_tokens=True)) + ". " + BARE)
+    return [
+        torch.tensor(_sample(model, start, count, length, generator)) for count, length in lengths for start in starts
+    ]
+
+
+def templates_from_ids(tokenizer: PreTrainedTokenizerBase, sampled: Sequence[torch.Tensor]) -> ContextTemplates:
+    """Context templates from sampled token ids: each sample decoded, cleaned, and followed by ``". {}"``."""
+    templates = [
+        _clean(tokenizer.decode(ids, skip_special_tokens=True)) + ". " + BARE
+        for block in sampled
+        for ids in block.tolist()
+    ]
     return ContextTemplates.with_prefixes(templates)
 
 

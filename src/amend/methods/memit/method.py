@@ -1,6 +1,8 @@
 """MEMIT's update rule (spec §2); the loop over layers is :class:`~amend.methods.locate.batch.BatchLocateMethod`.
 
 ΔW_ℓ = R Kᵀ (λ C_ℓ + K Kᵀ)⁻¹        solved in float64, stored as factors R and ((λC + KKᵀ)⁻¹ K)ᵀ
+
+(λ is ``MemitConfig.mom2_weight``: absolute, or relative to the key width.)
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ class Memit(BatchLocateMethod):
     def layer_update(self, layer: int, keys: torch.Tensor, residual: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         cov = self.covariances[layer].to(keys.device)
         k = keys.T  # (d_in, n)
-        system = self.config.mom2_update_weight * cov + k @ k.T
+        weight = self.log["lambda"] = self.config.mom2_weight(k.shape[0])
+        system = weight * cov + k @ k.T
         right = solve_spd(system, k).T  # (n, d_in)
         return residual.T, right  # (d_out, n), (n, d_in)

@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any, ClassVar
 
 from amend.methods.config import option
-from amend.methods.memit.config import MemitConfig
+from amend.methods.memit.config import GPTJ_KEY_WIDTH, MemitConfig, relative_lambda
 
 
 @dataclasses.dataclass(frozen=True)
@@ -15,12 +15,13 @@ class PmetConfig(MemitConfig):
     optimised jointly, and only the MLP target is written, with MEMIT's closed form and a √ residual split.
 
     The reference code ships GPT-J settings only (layers 3–8, λ 6000, 30 steps, lr 0.2, κ 1); they are the
-    defaults for every architecture, with MEMIT's layer range scaled to depth. A model whose testbed gives no PMET
+    defaults for every architecture, with MEMIT's layer range scaled to depth and λ relative to the key width (GPT-J
+    gets exactly 6000). A model whose testbed gives no PMET
     settings but gives MEMIT's (the knowledge world) uses those.
     """
 
     method: ClassVar[str] = "pmet"
-    ARCH_DEFAULTS: ClassVar[dict[str, dict[str, Any]]] = {}
+    ARCH_DEFAULTS: ClassVar[dict[str, dict[str, Any]]] = {"*": relative_lambda(6000.0, GPTJ_KEY_WIDTH)}
     DEFAULTS_FALLBACK: ClassVar[tuple[str, ...]] = ("memit",)
 
     mom2_update_weight: float = option(6000.0, "λ: weight of the preserved-key covariance C in λC + KKᵀ.")
