@@ -20,7 +20,11 @@ class FixedScores:
         self.nll = nll
 
     def score(self, pairs):
-        return [Scored((1,) * len(self.nll[a]), tuple(-x for x in self.nll[a]), (1,) * len(self.nll[a])) for _, a in pairs]
+        return [self._scored(self.nll[answer]) for _, answer in pairs]
+
+    @staticmethod
+    def _scored(nll: list[float]) -> Scored:
+        return Scored((1,) * len(nll), tuple(-x for x in nll), (1,) * len(nll))
 
 
 def test_known_compares_mean_token_nll_of_true_and_new():
