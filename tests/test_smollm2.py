@@ -69,3 +69,15 @@ def test_templates_are_never_sampled_after_a_chat_token(smollm2):
     _, tokenizer, *_ = smollm2
     assert tokenizer.bos_token == "<|im_start|>"  # a chat token: text after it is a chat turn
     assert tokenizer.convert_ids_to_tokens(_start_token(tokenizer)) == "<|endoftext|>"
+
+
+def test_the_memit_family_gets_settings_that_write_on_this_model(smollm2):
+    from amend.methods.alphaedit.config import AlphaEditConfig
+    from amend.methods.memit.config import MemitConfig
+
+    model, *_ = smollm2
+    memit, alphaedit = MemitConfig.for_model(model), AlphaEditConfig.for_model(model)
+    width = model.config.intermediate_size
+    assert width == 1536 and memit.mom2_weight(width) == pytest.approx(15000 * 1536 / 14336)  # Llama-3-8B's, scaled
+    assert (memit.v_lr, memit.context_templates, memit.layers) == (0.5, (), (4, 5, 6, 7, 8))
+    assert (alphaedit.threshold_mode, alphaedit.nullspace_threshold) == ("relative", 0.01)

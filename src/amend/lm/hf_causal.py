@@ -13,12 +13,17 @@ from collections.abc import Iterable, Sequence
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
 from amend.errors import ConfigError
 from amend.forward import logits_at
 from amend.lm.base import Prompt, Scored, VisualPrompt
 from amend.tokens import Batch, encode, pad, pad_id, target_ids, target_ids_many
+
+# Scoring or generating this many batches or more shows a progress bar (a whole dataset before a sequential run
+# takes minutes on CPU; the few batches of one edit's probes stay silent).
+PROGRESS_FROM = 8
 
 
 class CausalLM:
@@ -53,7 +58,8 @@ class CausalLM:
         encoded = [self._pairs[pair] for pair in pairs]
         rows = [prompt + answer[:-1] for prompt, answer in encoded]
         results: list[Scored | None] = [None] * len(pairs)
-        for chunk in self._chunks(rows):
+        chunks = self._chunks(rows)
+        for chunk in tqdm(chunks, desc="scoring", unit="batch", leave=False, disable=len(chunks) < PROGRESS_FROM):
             batch = pad([rows[i] for i in chunk], pad_id(self.tokenizer), self.padding_side)
             for i, scored in zip(chunk, self._score_batch(batch, [encoded[i] for i in chunk]), strict=True):
                 results[i] = scored
@@ -95,7 +101,9 @@ class CausalLM:
         device = next(self.model.parameters()).device
         pad_token = pad_id(self.tokenizer)
         sampling = {"do_sample": False} if top_k is None else {"do_sample": True, "top_k": top_k, "top_p": 1.0}
-        for number, chunk in enumerate(self._chunks(rows)):
+        chunks = self._chunks(rows)
+        shown = tqdm(chunks, desc="generating", unit="batch", leave=False, disable=len(chunks) < PROGRESS_FROM)
+        for number, chunk in enumerate(shown):
             batch = pad([rows[i] for i in chunk], pad_token, "left").to(device)
             limit = max(max_new_tokens[i] for i in chunk)
             with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):

@@ -1,0 +1,52 @@
+#!/bin/bash
+# The SmolLM2 experiments of docs/smollm2.md, on demand (hours on two CPU cores; each command prints its table and
+# writes results_<date>.json and samples_<date>.jsonl under runs/smollm2/). Run from the repository root after make.
+#
+#   bench/smollm2.sh data         # the request files: CounterFact's three 300-record samples as one file, and the
+#                                 # 1,000 sequential edits (those 900 + 100 MQuAKE-hard rewrites of other facts)
+#   bench/smollm2.sh single N M   # single edits of method M on the first N records the model knows
+#   bench/smollm2.sh sequential M # 1,000 sequential edits of method M in batches of 100, all edits measured every 200
+#   bench/smollm2.sh trace N      # causal traces of the first N known records
+set -euo pipefail
+THREADS=${THREADS:-2}
+DATA=../shared/data
+OUT=runs/smollm2
+mkdir -p "$OUT"
+case "${1:-}" in
+data)
+  .venv/bin/python - <<'PY'
+import dataclasses, json
+from amend.datasets import load
+data = "../shared/data/"
+cf = []
+for split in ("val", "train", "edit"):
+    cf += json.load(open(f"{data}counterfact-easyedit/counterfact-{split}.first300.json"))
+json.dump(cf, open("runs/smollm2/counterfact900.json", "w"))
+requests = load("counterfact-easyedit", "runs/smollm2/counterfact900.json")
+seen = {(r.subject, r.prompt) for r in requests}
+extra = []
+for r in load("mquake", f"{data}mquake-hard/MQuAKE-hard.first300.json", skip_invalid=True):
+    if (r.subject, r.prompt) not in seen and len(extra) < 100:
+        seen.add((r.subject, r.prompt))
+        extra.append(dataclasses.replace(r, id=f"mquake-{r.record_id}", portability=(), group=None))
+json.dump([r.to_dict() for r in [*requests, *extra]], open("runs/smollm2/sequential1000.json", "w"))
+PY
+  ;;
+single)
+  .venv/bin/amend evaluate --testbed smollm2 --dataset counterfact-easyedit --path "$OUT/counterfact900.json" \
+    --known --num-edits "$2" --method "$3" --mode single --threads "$THREADS" --out "$OUT/single-$3-$2"
+  ;;
+sequential)
+  .venv/bin/amend evaluate --testbed smollm2 --requests "$OUT/sequential1000.json" --method "$2" \
+    --mode sequential --batch-size 100 --checkpoint-every 2 --save-every 1 \
+    --protocol probability --protocol token_accuracy --threads "$THREADS" --out "$OUT/sequential-$2"
+  ;;
+trace)
+  .venv/bin/amend trace --testbed smollm2 --dataset counterfact-easyedit --path "$OUT/counterfact900.json" \
+    --known --num "$2" --samples 3 --threads "$THREADS" --out "$OUT/trace-$2"
+  ;;
+*)
+  sed -n 2,11p "$0"
+  exit 2
+  ;;
+esac
