@@ -188,3 +188,6 @@ def test_sampled_templates_are_sampled_once_per_model_and_setting_and_cached_on_
     write_tensors(file, {"ids.0": torch.full((2, 4), 10**9, dtype=torch.int64)}, header)  # digest fine, ids not
     with pytest.raises(CacheError, match="outside the model's vocabulary"):
         editor().edit(edit_request("{} works for", "Apple A5"))
+    write_tensors(file, {"ids.0": torch.ones((1, 4), dtype=torch.int64)}, header)  # one template where two were sampled
+    with pytest.raises(CacheError, match="not 2 rows"):
+        editor().edit(edit_request("{} works for", "Apple A5"))

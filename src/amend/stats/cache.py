@@ -145,18 +145,23 @@ class StatsCache:
         return {layer: out[layer] for layer in layers}
 
     def sampled_ids(
-        self, model_id: str, key: Mapping[str, str], sample: Callable[[], list[torch.Tensor]], vocab_size: int
+        self,
+        model_id: str,
+        key: Mapping[str, str],
+        sample: Callable[[], list[torch.Tensor]],
+        vocab_size: int,
+        rows: Sequence[int],
     ) -> list[torch.Tensor]:
         """Token ids sampled once from a model (context templates), cached as integer tensors under
         ``root/<model>/sampled/``: ``key`` (e.g. lengths, prompts, seed) names what was sampled, and a file whose
-        header does not match it, whose digest fails, or whose ids are not tokens of a ``vocab_size`` vocabulary is
-        refused (:class:`CacheError`)."""
+        header does not match it, whose digest fails, whose blocks are not ``rows`` samples each, or whose ids are
+        not tokens of a ``vocab_size`` vocabulary is refused (:class:`CacheError`)."""
         key = {"fingerprint": model_id, **key}
         name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
         path = self.root / model_id[:20] / "sampled" / f"{name}.safetensors"
         existing = self._existing(path)
         if existing is not None:
-            return _load_ids(existing, key, vocab_size)
+            return _load_ids(existing, key, vocab_size, rows)
         ids = [tensor.to(torch.int64).cpu().contiguous() for tensor in sample()]
         storage.write_tensors(path, {f"ids.{i}": tensor for i, tensor in enumerate(ids)}, key)
         return ids
@@ -259,16 +264,16 @@ def _load_projector(path: Path, key: dict[str, str], width: int | None) -> torch
     return projector
 
 
-def _load_ids(path: Path, key: Mapping[str, str], vocab_size: int) -> list[torch.Tensor]:
+def _load_ids(path: Path, key: Mapping[str, str], vocab_size: int, rows: Sequence[int]) -> list[torch.Tensor]:
     meta, tensors = _read(path)
     _check_key(path, meta, key, required=tuple(key))
-    names = [f"ids.{i}" for i in range(len(tensors))]
+    names = [f"ids.{i}" for i in range(len(rows))]
     if sorted(tensors) != sorted(names):
-        _refuse(path, f"it holds tensors {sorted(tensors)}, not ids.0 … ids.{len(tensors) - 1}")
-    for name in names:
+        _refuse(path, f"it holds tensors {sorted(tensors)}, not the {len(rows)} blocks ids.0 … ids.{len(rows) - 1}")
+    for name, count in zip(names, rows, strict=True):
         ids = tensors[name]
-        if ids.dtype != torch.int64 or ids.dim() != 2:
-            _refuse(path, f"{name!r} is not a 2-d int64 tensor of token ids")
+        if ids.dtype != torch.int64 or ids.dim() != 2 or ids.shape[0] != count:
+            _refuse(path, f"{name!r} is not {count} rows of int64 token ids")
         if ids.numel() and not (int(ids.min()) >= 0 and int(ids.max()) < vocab_size):
             _refuse(path, f"{name!r} holds ids outside the model's vocabulary of {vocab_size}")
     _check_digest(path, meta, tensors)

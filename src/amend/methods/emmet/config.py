@@ -49,7 +49,9 @@ class EmmetConfig(MemitConfig):
     }
     DEFAULTS_FALLBACK: ClassVar[tuple[str, ...]] = ("memit",)
 
-    mom2_update_weight: float = option(100_000.0, "λ: C̃ = λC + μI stands for the keys the edit must preserve.")
+    mom2_update_weight: float = option(
+        100_000.0, "λ: C̃ = λC + μI stands for the keys the edit must preserve (relative mode: ρ, λ = ρ·d_in)."
+    )
     emmet_lambda: float = option(
         0.1, "ε added to D = KᵀC̃⁻¹K against ill-conditioning (0: the equality constraint holds exactly)."
     )

@@ -39,9 +39,16 @@ def context_templates(method: EditMethod, config: LocateConfig) -> ContextTempla
                 method.model, method.tokenizer, config.template_lengths, config.template_prompts, config.template_seed
             ),
             vocab_size=method.model.get_input_embeddings().num_embeddings,
+            rows=template_rows(config),
         )
         cache[key] = templates_from_ids(method.tokenizer, ids)
     return cache[key]
+
+
+def template_rows(config: LocateConfig) -> list[int]:
+    """Samples in each block :func:`sample_template_ids` returns: one block per (length pair, start prompt)."""
+    starts = len(config.template_prompts) if config.template_prompts else 1
+    return [count for count, _ in config.template_lengths for _ in range(starts)]
 
 
 def stats_corpus(method: EditMethod) -> Corpus:

@@ -68,7 +68,9 @@ class MemitConfig(LocateConfig):
     }
 
     layers: tuple[int, ...] = option((), "Edited layers (empty: the architecture default range, scaled to depth).")
-    mom2_update_weight: float = option(15000.0, "λ: weight of the preserved-key covariance C in λC + KKᵀ.")
+    mom2_update_weight: float = option(
+        15000.0, "λ, weight of the preserved-key covariance C in λC + KKᵀ (with lambda_mode 'relative': ρ, λ = ρ·d_in)."
+    )
     lambda_mode: str = option(
         "absolute",
         "'absolute': λ as given (reference code); 'relative': λ × d_in, the corpus mean of kᵀC⁻¹k, so it carries "

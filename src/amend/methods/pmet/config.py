@@ -24,7 +24,9 @@ class PmetConfig(MemitConfig):
     ARCH_DEFAULTS: ClassVar[dict[str, dict[str, Any]]] = {"*": relative_lambda(6000.0, GPTJ_KEY_WIDTH)}
     DEFAULTS_FALLBACK: ClassVar[tuple[str, ...]] = ("memit",)
 
-    mom2_update_weight: float = option(6000.0, "λ: weight of the preserved-key covariance C in λC + KKᵀ.")
+    mom2_update_weight: float = option(
+        6000.0, "λ, weight of the preserved-key covariance C in λC + KKᵀ (with lambda_mode 'relative': ρ, λ = ρ·d_in)."
+    )
     v_num_grad_steps: int = option(30, "Iterations of the joint target optimisation (at most N-1 Adam steps).")
     v_lr: float = option(0.2, "Adam learning rate of the joint target optimisation.")
     kl_factor: float = option(1.0, "Weight κ of the mean KL(p_δ‖p_0) over the KL prompts (kl_prompts).")
