@@ -11,7 +11,12 @@ from amend.fingerprint import fingerprint
 from amend.methods.base import EditMethod
 from amend.methods.locate.config import LocateConfig
 from amend.methods.locate.solve import covariance
-from amend.methods.locate.templates import ContextTemplates, sample_template_ids, templates_from_ids
+from amend.methods.locate.templates import (
+    ContextTemplates,
+    sample_template_ids,
+    sampled_block_sizes,
+    templates_from_ids,
+)
 from amend.stats import Corpus
 
 
@@ -39,16 +44,10 @@ def context_templates(method: EditMethod, config: LocateConfig) -> ContextTempla
                 method.model, method.tokenizer, config.template_lengths, config.template_prompts, config.template_seed
             ),
             vocab_size=method.model.get_input_embeddings().num_embeddings,
-            rows=template_rows(config),
+            rows=sampled_block_sizes(config.template_lengths, config.template_prompts),
         )
         cache[key] = templates_from_ids(method.tokenizer, ids)
     return cache[key]
-
-
-def template_rows(config: LocateConfig) -> list[int]:
-    """Samples in each block :func:`sample_template_ids` returns: one block per (length pair, start prompt)."""
-    starts = len(config.template_prompts) if config.template_prompts else 1
-    return [count for count, _ in config.template_lengths for _ in range(starts)]
 
 
 def stats_corpus(method: EditMethod) -> Corpus:

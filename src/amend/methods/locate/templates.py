@@ -82,6 +82,12 @@ def sample_template_ids(
     ]
 
 
+def sampled_block_sizes(lengths: Sequence[tuple[int, int]], prompts: Sequence[str] | None = None) -> list[int]:
+    """Samples in each block :func:`sample_template_ids` returns, in its order (what a cached file must hold)."""
+    starts = len(prompts) if prompts else 1
+    return [count for count, _ in lengths for _ in range(starts)]
+
+
 def templates_from_ids(tokenizer: PreTrainedTokenizerBase, sampled: Sequence[torch.Tensor]) -> ContextTemplates:
     """Context templates from sampled token ids: each sample decoded, cleaned, and followed by ``". {}"``."""
     templates = [
