@@ -4,12 +4,14 @@ from dataclasses import replace
 
 import pytest
 import torch
-from helpers import tiny_model, tokenizer
+from helpers import TINY_CONFIGS, tiny_model, tokenizer
 
 from amend import EditRequest
 from amend.architectures import Component, Site, anatomy
 from amend.errors import ConfigError
+from amend.forward import SuffixForward
 from amend.hooks import capture, token_index
+from amend.hooks.resume import resume_at
 from amend.methods.locate.keys import subject_keys
 from amend.methods.locate.target import TargetSettings, optimise_targets
 from amend.methods.locate.templates import ContextTemplates, sample_context_templates
@@ -191,3 +193,48 @@ def test_sampled_templates_are_sampled_once_per_model_and_setting_and_cached_on_
     write_tensors(file, {"ids.0": torch.ones((1, 4), dtype=torch.int64)}, header)  # one template where two were sampled
     with pytest.raises(CacheError, match="not 2 rows"):
         editor().edit(edit_request("{} works for", "Apple A5"))
+
+
+def _both_ways(model_type: str, site: Site, dtype: torch.dtype = torch.float64):
+    body, tok = anatomy(tiny_model(model_type).to(dtype)), tokenizer(True)
+    for param in body.model.parameters():
+        param.requires_grad_(False)
+    settings = TargetSettings(steps=8, early_stop_loss=0.0)
+    templates = ["{}", "Rain fell on the town. {}"]
+    full = optimise_targets(body, tok, REQUESTS, templates, site, replace(settings, reuse_frozen=False))
+    partial = optimise_targets(body, tok, REQUESTS, templates, site, settings)
+    return full, partial
+
+
+@pytest.mark.parametrize("model_type", sorted(TINY_CONFIGS))
+def test_the_partial_forward_gives_the_full_forwards_vectors(model_type):
+    """Steps after the first run only the tokens from the fact token on, through the layers from the site on. With
+    the model in float64 the vectors are the full forward's to float32 rounding of δ itself (1e-6), so what differs
+    with a float32 model is the rounding of differently shaped products."""
+    for site in (Site(Component.MLP_OUTPUT, 1), Site(Component.BLOCK_OUTPUT, 2)):
+        full, partial = _both_ways(model_type, site)
+        assert partial.partial_forward == "checked" and full.partial_forward == "off"
+        assert torch.equal(partial.init, full.init)
+        assert float((partial.delta - full.delta).norm() / full.delta.norm()) < 1e-6
+        assert partial.iterations == full.iterations
+    full, partial = _both_ways(model_type, Site(Component.MLP_OUTPUT, 1), torch.float32)
+    assert float((partial.delta - full.delta).norm() / full.delta.norm()) < 1e-4
+
+
+def test_a_partial_forward_that_disagrees_is_not_used(monkeypatch):
+    real = SuffixForward.logits_at
+    monkeypatch.setattr(SuffixForward, "logits_at", lambda self, *args: real(self, *args) + 0.1)
+    full, partial = _both_ways("llama", Site(Component.MLP_OUTPUT, 1))
+    assert "differ" in partial.partial_forward
+    assert torch.equal(partial.delta, full.delta)
+
+
+def test_resuming_at_a_layer_restores_the_layer_list_also_on_error():
+    body = anatomy(tiny_model("gpt2"))
+    layers = list(body.layers)
+    hidden = torch.zeros(1, 2, body.hidden_size)
+    with pytest.raises(RuntimeError, match="inside"), resume_at(body, 1, hidden):
+        assert len(body.layers) == len(layers) - 1
+        raise RuntimeError("inside")
+    assert list(body.layers) == layers
+    assert not any(layer._forward_pre_hooks for layer in layers)

@@ -62,6 +62,7 @@ class BatchLocateMethod(EditMethod):
             target_losses=targets.losses,
             forward_passes=targets.forward_passes,
             backward_passes=targets.backward_passes,
+            partial_forward=targets.partial_forward,
             target_seconds=target_seconds,
         )
 

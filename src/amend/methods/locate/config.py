@@ -32,6 +32,12 @@ class LocateConfig(MethodConfig):
     v_requests_per_pass: int = option(
         16, "Requests whose targets are optimised in one batched pass (speed and memory only; results are the same)."
     )
+    v_reuse_frozen: bool = option(
+        True,
+        "Compute once what the target vector cannot change (tokens before the fact token, layers below the site) "
+        "and run only the rest in later steps, after checking once that it matches the full forward; False runs "
+        "the whole network every step (same vectors up to float rounding, slower).",
+    )
     kl_prompts: tuple[str, ...] = option(
         ("{} is a",), "Prompts about the subject whose distributions the KL term preserves (ROME: the essence prompt)."
     )
@@ -91,6 +97,7 @@ class LocateConfig(MethodConfig):
             argmax_nll_factor=self.argmax_nll_factor,
             argmax_kl_stop=self.argmax_kl_stop,
             requests_per_pass=self.v_requests_per_pass,
+            reuse_frozen=self.v_reuse_frozen,
             kl_prompts=tuple(self.kl_prompts),
             kl_position=self.kl_position,
             fact_token=self.fact_token,

@@ -31,7 +31,7 @@ from transformers import PreTrainedTokenizerBase
 
 from amend.architectures.anatomy import Anatomy, Site
 from amend.errors import EditFailed
-from amend.forward import logits_at
+from amend.forward import SuffixForward, logits_at
 from amend.hooks import add_at_positions, capture, token_index
 from amend.requests import EditRequest, fill
 from amend.tokens import encode, pad_id, pad_right, target_ids
@@ -51,6 +51,7 @@ class TargetSettings:
     argmax_nll_factor: float = 1.0  # NLL weight while the target is the argmax at every label (PMET: 0.1)
     argmax_kl_stop: float | None = None  # then stop once κ·KL is at most this (PMET: 0.01)
     requests_per_pass: int = 16  # requests optimised in one batched pass; more pads more and thrashes memory
+    reuse_frozen: bool = True  # compute once what δ cannot change (see SuffixForward); False: the whole network
 
 
 @dataclass
@@ -64,6 +65,7 @@ class TargetResult:
     losses: list[float] = field(default_factory=list)  # per request: loss at its last iteration
     forward_passes: int = 0
     backward_passes: int = 0
+    partial_forward: str = "off"  # whether steps after the first ran only what δ changes ("checked"), or why not
 
     @property
     def target(self) -> torch.Tensor:
@@ -128,6 +130,7 @@ def _concatenate(parts: list[TargetResult]) -> TargetResult:
         losses=[loss for p in parts for loss in p.losses],
         forward_passes=sum(p.forward_passes for p in parts),
         backward_passes=sum(p.backward_passes for p in parts),
+        partial_forward=", ".join(sorted({p.partial_forward for p in parts})),
     )
 
 
@@ -150,12 +153,14 @@ def _optimise_group(
     result.iterations, result.losses = [0] * n, [float("nan")] * n
     active = torch.ones(n, dtype=torch.bool)
     nll_weight = torch.ones(n, device=device)
-    init = base_logprobs = kl_weight = None
+    init = base_logprobs = kl_weight = suffix = None
     for iteration in range(settings.steps):
         rows = torch.nonzero(active[problem.row_request]).squeeze(1)
-        step = _forward(anatomy, problem, rows, delta, sites, capture_init=init is None)
+        step = _forward(anatomy, problem, rows, delta, sites, capture_init=init is None, suffix=suffix)
         result.forward_passes += 1
         if init is None:
+            if settings.reuse_frozen and settings.steps > 1:
+                suffix, result.partial_forward = _suffix_forward(anatomy, problem, sites, delta, step)
             init = step["init"].detach().float()
             base_logprobs = step["kl_logprobs"].detach()
             kl_weight = _kl_weights(problem, base_logprobs, n)
@@ -269,14 +274,16 @@ def _forward(
     delta: torch.Tensor,
     sites: Sequence[Site],
     capture_init: bool,
+    suffix: SuffixForward | None = None,
 ) -> dict[str, torch.Tensor]:
     """One batched forward over ``rows`` with each site's δ added; logits only at labelled positions and KL
-    tokens."""
+    tokens. With ``suffix``, only the part that δ can change is computed."""
     device = delta.device
     new_index = torch.full((len(problem.row_request),), -1, dtype=torch.long)
     new_index[rows] = torch.arange(len(rows))
-    batch = problem.batch.select(rows).to(device)
     positions = problem.lookup[rows].to(device)
+    if suffix is not None:
+        positions = positions - suffix.split[rows.to(device)]
     labels = torch.nonzero(new_index[problem.label_row] >= 0).squeeze(1)
     kl_now = new_index[problem.kl_row] >= 0
     select_rows = torch.cat([new_index[problem.label_row[labels]], new_index[problem.kl_row[kl_now]]])
@@ -286,11 +293,48 @@ def _forward(
         records = stack.enter_context(capture(anatomy, sites, positions)) if capture_init else {}
         for j, site in enumerate(sites):
             stack.enter_context(add_at_positions(anatomy, site, positions, row_delta[:, j]))
-        logits = logits_at(anatomy.model, batch, select_rows, select_cols)
+        if suffix is None:
+            logits = logits_at(anatomy.model, problem.batch.select(rows).to(device), select_rows, select_cols)
+        else:
+            logits = suffix.logits_at(rows, select_rows, select_cols)
     step = {"labels": labels, "logits": logits[: len(labels)], "kl_logprobs": logits[len(labels) :].log_softmax(-1)}
     if capture_init:
         step["init"] = torch.stack([records[site][new_index[problem.first_row]] for site in sites], dim=1)
     return step
+
+
+def _suffix_forward(
+    anatomy: Anatomy, problem: _Problem, sites: Sequence[Site], delta: torch.Tensor, full: dict[str, torch.Tensor]
+) -> tuple[SuffixForward | None, str]:
+    """The forward restricted to what δ can change (tokens from the fact token on, layers from the site's on), if
+    it reproduces ``full`` — the first step's full forward over every row, at the same δ — else None; and why."""
+    if problem.batch.pixel_values is not None:
+        return None, "images in the batch"
+    read_rows = torch.cat([problem.label_row, problem.kl_row])
+    if (torch.cat([problem.label_col, problem.kl_col]) < problem.lookup[read_rows]).any():
+        return None, "a loss position before the fact token"
+    try:
+        device = delta.device
+        suffix = SuffixForward.prepare(
+            anatomy, problem.batch.to(device), problem.lookup, min(site.layer for site in sites)
+        )
+        with torch.no_grad():
+            check = _forward(anatomy, problem, torch.arange(len(problem.row_request)), delta, sites, False, suffix)
+    except Exception as err:  # an architecture whose forward does not take a cache or explicit positions
+        return None, f"{type(err).__name__}: {err}"
+    for name in ("logits", "kl_logprobs"):
+        expected = full[name].detach()
+        if check[name].shape != expected.shape or not _close(check[name], expected):
+            return None, f"the partial forward's {name} differ from the full forward's"
+    return suffix, "checked"
+
+
+def _close(found: torch.Tensor, expected: torch.Tensor) -> bool:
+    """Equal up to the rounding of differently shaped matrix products."""
+    if expected.numel() == 0:
+        return True
+    scale = float(expected.abs().max().clamp(min=1.0))
+    return float((found - expected).abs().max()) <= 1e-4 * scale
 
 
 def _losses(

@@ -65,6 +65,7 @@ class Rome(EditMethod):
                     "loss": target.losses[0],
                     "forward_passes": target.forward_passes,
                     "backward_passes": target.backward_passes,
+                    "partial_forward": target.partial_forward,
                 }
             )
 
