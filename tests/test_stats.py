@@ -4,8 +4,9 @@ from helpers import corpus, tiny_model, tokenizer
 
 from amend import storage
 from amend.architectures import Component, Site, anatomy
+from amend.errors import ConfigError
 from amend.hooks import capture
-from amend.stats import Corpus, StatsCache, StatsSettings, collect_second_moments
+from amend.stats import Corpus, StatsCache, StatsSettings, collect_second_moments, second_moment
 from amend.tokens import encode
 
 
@@ -110,3 +111,50 @@ def test_a_writer_that_dies_mid_write_leaves_no_cache_file(tmp_path, monkeypatch
     reference.write_bytes(b"")
     written = [f for f in tmp_path.rglob("*.safetensors") if "__P" in f.name]
     assert [f.stat().st_mode & 0o777 for f in written] == [reference.stat().st_mode & 0o777]  # shareable as usual
+
+
+def test_documents_are_drawn_in_a_seeded_random_order_from_a_list_or_a_file(tmp_path):
+    texts = [f"document number {i}" for i in range(50)]
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n\n".join(texts) + "\n")  # blank lines are not documents
+    listed, filed = Corpus.from_texts(texts), Corpus.from_file(path)
+    assert list(listed.sample(None)) == list(filed.sample(None)) == texts
+    drawn = list(listed.sample(0))
+    assert sorted(drawn) == sorted(texts) and drawn != texts
+    assert drawn == list(listed.sample(0)) != list(listed.sample(1))
+    assert list(filed.sample(0)) == drawn  # the file is read by offsets in the same seeded order
+
+
+def test_a_budget_takes_a_seeded_sample_of_the_corpus_and_the_file_says_which(tmp_path):
+    body, tok = anatomy(tiny_model("gpt2")), tokenizer()
+    texts = Corpus.from_texts(corpus(60))
+    cache = StatsCache(tmp_path)
+    first = cache.second_moments(
+        body, tok, [1], texts, StatsSettings(token_budget=150, sample_seed=None), progress=False
+    )
+    drawn = cache.second_moments(body, tok, [1], texts, StatsSettings(token_budget=150), progress=False)
+    assert first[1].count == drawn[1].count == 150 and not torch.allclose(first[1].total, drawn[1].total)
+    names = sorted(f.name for f in tmp_path.rglob("*.safetensors"))
+    assert len(names) == 2 and names[1].endswith("__seed0.safetensors") and "seed" not in names[0]
+    with pytest.raises(ConfigError, match="sample_seed"):
+        StatsSettings(sample_seed="0")
+
+
+def test_outer_products_in_float32_blocks_sum_to_the_float64_product(monkeypatch):
+    keys = torch.randn(300, 16)
+    exact = keys.double().T @ keys.double()
+    monkeypatch.setattr(second_moment, "PRODUCT_BLOCK", 7)
+    blocked = second_moment.outer_sum(keys, torch.float64)
+    assert blocked.dtype == torch.float64
+    assert torch.allclose(blocked, exact, rtol=1e-6, atol=1e-6 * float(exact.abs().max()))
+
+
+def test_batches_group_documents_of_similar_length_and_keep_every_token():
+    tok = tokenizer()
+    texts = corpus(40)
+    settings = StatsSettings(token_budget=10_000, batch_tokens=64)
+    batches = list(second_moment._token_batches(tok, Corpus.from_texts(texts), settings, 128))
+    rows = [row for batch in batches for row in batch]
+    assert sorted(map(tuple, rows)) == sorted(tuple(encode(tok, text)) for text in texts)
+    assert all(len(batch) * max(map(len, batch)) <= 64 or len(batch) == 1 for batch in batches)
+    assert all(list(map(len, batch)) == sorted(map(len, batch)) for batch in batches)

@@ -71,7 +71,9 @@ class Editor:
 
     ``editor.edit(batch)`` applies one batch in place and returns its :class:`Patch`; ``editor.revert()`` undoes
     every batch bit for bit and resets the state; ``editor.save(dir)`` and :meth:`Editor.load` persist the whole
-    run. Statistics are keyed by the unedited model's fingerprint, so they are computed once for the sequence.
+    run. Statistics are keyed by the unedited model's fingerprint, so they are computed once for the sequence; the
+    cache also remembers which model each edit produced, so an editor (or :func:`edit`) made later on an edited
+    model uses the unedited model's statistics too, as the original methods do.
 
     Args:
         model: A HuggingFace causal LM whose ``model_type`` is in amend's architecture table.
@@ -103,11 +105,13 @@ class Editor:
         self.method_cls = load_method(method)
         self.config = method_config(method, model, config, **overrides)
         self.base_fingerprint = fingerprint(model)
+        stats = StatsCache.coerce(cache_dir)
         self.resources = Resources(
-            stats=StatsCache.coerce(cache_dir),
+            stats=stats,
             corpus=None if corpus is None else Corpus.resolve(corpus),
             testbed=testbed_of(model, tokenizer),
-            base_fingerprint=self.base_fingerprint,
+            base_fingerprint=stats.unedited(self.base_fingerprint),
+            present_fingerprint=self.base_fingerprint,
             progress=progress,
         )
         self.state: dict[str, torch.Tensor] = self.resources.state
@@ -134,6 +138,7 @@ class Editor:
                 )
         check_requests(requests, self.tokenizer, anatomy(self.model).context_length)
         before = fingerprint(self.model)
+        self.resources.present_fingerprint = before
         saved_state = {name: tensor.clone() for name, tensor in self.state.items()}
         journal = Journal(self.model)
         try:
@@ -159,6 +164,7 @@ class Editor:
         )
         patch._attach(journal)
         self.patches.append(patch)
+        self.resources.stats.record_edit(before, patch.result_fingerprint)
         return patch
 
     def revert(self) -> None:

@@ -29,7 +29,10 @@ class Resources:
         stats: The statistics cache.
         corpus: A corpus that replaces the config's ``stats_corpus`` (e.g. in-memory texts in tests).
         testbed: The testbed the model belongs to, if any; its statistics corpus is used when no ``corpus`` is given.
-        base_fingerprint: Fingerprint of the unedited model, for statistics keyed by it across sequential edits.
+        base_fingerprint: Fingerprint of the unedited model, for statistics keyed by it across edits (an editor's
+            batches, and separate edits of a model amend edited before: :meth:`StatsCache.unedited`).
+        present_fingerprint: Fingerprint of the model as the edit starts: statistics the unedited model's cache
+            lacks can only be computed from it, and are then kept under it.
         progress: Show progress bars.
         state: Tensors a method carries from batch to batch (AlphaEdit's accumulated KKᵀ), owned by the
             :class:`~amend.editing.Editor` that saves, restores and resets them.
@@ -39,6 +42,7 @@ class Resources:
     corpus: Corpus | None = None
     testbed: Testbed | None = None
     base_fingerprint: str | None = None
+    present_fingerprint: str | None = None
     progress: bool = False
     state: dict[str, torch.Tensor] = field(default_factory=dict)
     corpus_used: str | None = None  # identity of the corpus statistics were last asked for (reports record it)

@@ -25,6 +25,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -41,6 +43,13 @@ from amend.fingerprint import fingerprint
 from amend.stats.corpus import Corpus
 from amend.stats.projector import null_space_projector
 from amend.stats.second_moment import SecondMoment, StatsSettings, collect_second_moments
+
+_FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+
+
+class EditedStatisticsWarning(UserWarning):
+    """Statistics (or sampled templates) had to come from an edited model: those of the unedited model it was
+    edited from are not cached, and the unedited model is not at hand to compute them."""
 
 
 def default_cache_dir() -> Path:
@@ -75,16 +84,23 @@ class StatsCache:
         *,
         progress: bool = True,
         model_id: str | None = None,
+        present_id: str | None = None,
     ) -> dict[int, SecondMoment]:
         """E[k kᵀ] statistics for the MLP keys at ``layers``; missing layers are computed in one pass.
 
-        ``model_id`` names the model the statistics stand for; it defaults to the model's current fingerprint. A
-        sequential editor passes the fingerprint of the unedited model, so that statistics are computed once,
-        as in the original methods, rather than again after every edit.
+        ``model_id`` names the model the statistics stand for; it defaults to the model's current fingerprint. An
+        editor passes the fingerprint of the unedited model (:meth:`unedited`), so that statistics are computed
+        once, as in the original methods, rather than again (and drifting) after every edit. ``present_id`` is the
+        fingerprint of the model as it is now (default ``model_id``): a layer whose statistics are not cached under
+        ``model_id`` can only be computed from the present model, and when that is another (edited) model they are
+        stored under ``present_id`` and an :class:`EditedStatisticsWarning` says so.
         """
         model_id = model_id or fingerprint(anatomy.model)
-        keys = {layer: _key(model_id, anatomy.mlp_out_proj_name(layer), corpus, settings) for layer in layers}
-        paths = {layer: self._path(model_id, anatomy.mlp_out_proj_name(layer), corpus, settings) for layer in layers}
+        owners = {layer: self._owner(anatomy, layer, corpus, settings, model_id, present_id) for layer in layers}
+        keys = {layer: _key(owners[layer], anatomy.mlp_out_proj_name(layer), corpus, settings) for layer in layers}
+        paths = {
+            layer: self._path(owners[layer], anatomy.mlp_out_proj_name(layer), corpus, settings) for layer in layers
+        }
         found = {}
         for layer, path in paths.items():
             existing = self._existing(path)
@@ -99,6 +115,30 @@ class StatsCache:
             self.computed += len(missing)
         return {layer: found[layer] for layer in layers}
 
+    def _owner(
+        self,
+        anatomy: Anatomy,
+        layer: int,
+        corpus: Corpus,
+        settings: StatsSettings,
+        model_id: str,
+        present_id: str | None,
+    ) -> str:
+        """Whose statistics a layer gets: ``model_id``'s if they are cached or the present model is that model,
+        else the present model's (computed from it)."""
+        if present_id is None or present_id == model_id:
+            return model_id
+        if self._existing(self._path(model_id, anatomy.mlp_out_proj_name(layer), corpus, settings)) is not None:
+            return model_id
+        warnings.warn(
+            f"the statistics of layer {layer} are not cached for the unedited model {model_id[:12]}; they are "
+            f"computed from the edited model {present_id[:12]} as it is now (edit with one amend.Editor, or "
+            "compute them on the unedited model first, to keep the originals' statistics)",
+            EditedStatisticsWarning,
+            stacklevel=4,
+        )
+        return present_id
+
     def projectors(
         self,
         anatomy: Anatomy,
@@ -111,18 +151,21 @@ class StatsCache:
         *,
         progress: bool = True,
         model_id: str | None = None,
+        present_id: str | None = None,
     ) -> dict[int, torch.Tensor]:
-        """Null-space projectors (float64) of the key statistics at ``layers``, cached beside the statistics."""
+        """Null-space projectors (float64) of the key statistics at ``layers``, cached beside the statistics (whose
+        owner they share: see :meth:`second_moments`)."""
         model_id = model_id or fingerprint(anatomy.model)
         out, missing, keys = {}, [], {}
         for layer in layers:
             module = anatomy.mlp_out_proj_name(layer)
+            owner = self._owner(anatomy, layer, corpus, settings, model_id, present_id)
             keys[layer] = {
-                **_key(model_id, module, corpus, settings),
+                **_key(owner, module, corpus, settings),
                 "threshold": repr(float(threshold)),
                 "mode": mode,
             }
-            path = self._path(model_id, module, corpus, settings)
+            path = self._path(owner, module, corpus, settings)
             path = path.with_name(path.stem + f"__P{mode}{threshold:g}.safetensors")
             existing = self._existing(path)
             if existing is not None:
@@ -138,6 +181,7 @@ class StatsCache:
                 settings,
                 progress=progress,
                 model_id=model_id,
+                present_id=present_id,
             )
             for layer, path in missing:
                 out[layer] = null_space_projector(moments[layer].mean(), threshold, mode)
@@ -151,20 +195,57 @@ class StatsCache:
         sample: Callable[[], list[torch.Tensor]],
         vocab_size: int,
         rows: Sequence[int],
+        present_id: str | None = None,
     ) -> list[torch.Tensor]:
         """Token ids sampled once from a model (context templates), cached as integer tensors under
         ``root/<model>/sampled/``: ``key`` (e.g. lengths, prompts, seed) names what was sampled, and a file whose
         header does not match it, whose digest fails, whose blocks are not ``rows`` samples each, or whose ids are
-        not tokens of a ``vocab_size`` vocabulary is refused (:class:`CacheError`)."""
-        key = {"fingerprint": model_id, **key}
-        name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
-        path = self.root / model_id[:20] / "sampled" / f"{name}.safetensors"
+        not tokens of a ``vocab_size`` vocabulary is refused (:class:`CacheError`). Ids not cached for ``model_id``
+        are sampled from the present model, and kept under ``present_id`` when that is another (edited) model."""
+        path, full_key = self._sampled_path(model_id, key)
         existing = self._existing(path)
+        if existing is None and present_id not in (None, model_id):
+            path, full_key = self._sampled_path(present_id, key)
+            existing = self._existing(path)
         if existing is not None:
-            return _load_ids(existing, key, vocab_size, rows)
+            return _load_ids(existing, full_key, vocab_size, rows)
         ids = [tensor.to(torch.int64).cpu().contiguous() for tensor in sample()]
-        storage.write_tensors(path, {f"ids.{i}": tensor for i, tensor in enumerate(ids)}, key)
+        storage.write_tensors(path, {f"ids.{i}": tensor for i, tensor in enumerate(ids)}, full_key)
         return ids
+
+    def _sampled_path(self, model_id: str, key: Mapping[str, str]) -> tuple[Path, dict[str, str]]:
+        full_key = {"fingerprint": model_id, **key}
+        name = hashlib.sha256(json.dumps(full_key, sort_keys=True).encode()).hexdigest()[:24]
+        return self.root / model_id[:20] / "sampled" / f"{name}.safetensors", full_key
+
+    def record_edit(self, before: str, after: str) -> None:
+        """Remember that the model with fingerprint ``after`` is the one with ``before`` after an amend edit, so that
+        a later edit of it uses the statistics of the unedited model (:meth:`unedited`). A cache that cannot be
+        written only loses that memory (with a warning), never the edit."""
+        record = {"edited": after, "unedited": self.unedited(before)}
+        if record["unedited"] == after:
+            return
+        try:
+            storage.write_json(self.root / "lineage" / f"{after[:40]}.json", record)
+        except OSError as err:
+            warnings.warn(f"could not record the edit lineage in {self.root}: {err}", EditedStatisticsWarning, 2)
+
+    def unedited(self, model_id: str) -> str:
+        """The fingerprint of the unedited model that amend edits turned ``model_id`` into, if the cache recorded
+        them (:meth:`record_edit`), else ``model_id``. A lineage file is data: one that is not a pair of
+        fingerprints, or names another model, is refused (:class:`CacheError`)."""
+        for root in [*self.read_only, self.root]:
+            path = root / "lineage" / f"{model_id[:40]}.json"
+            if path.exists():
+                record = storage.read_json(path, CacheError)
+                valid = isinstance(record, dict) and all(
+                    isinstance(record.get(name), str) and _FINGERPRINT.fullmatch(record[name])
+                    for name in ("edited", "unedited")
+                )
+                if not valid or record["edited"] != model_id:
+                    _refuse(path, "not a lineage record of this model (expected edited/unedited fingerprints)")
+                return record["unedited"]
+        return model_id
 
     def _existing(self, path: Path) -> Path | None:
         """``path`` under a read-only root, else under the writable root, if the file exists."""
@@ -176,7 +257,8 @@ class StatsCache:
 
     def _path(self, model_id: str, module: str, corpus: Corpus, settings: StatsSettings) -> Path:
         length = settings.max_length or "ctx"
-        name = f"{corpus.identity}__{settings.token_budget}tok__len{length}__{settings.dtype}.safetensors"
+        sample = "" if settings.sample_seed is None else f"__seed{settings.sample_seed}"
+        name = f"{corpus.identity}__{settings.token_budget}tok__len{length}__{settings.dtype}{sample}.safetensors"
         return self.root / model_id[:20] / module / "mom2" / name
 
 
@@ -188,6 +270,7 @@ _KEY_NAMES = {
     "corpus": "corpus",
     "token_budget": "token budget",
     "max_length": "maximum length",
+    "sample": "document sample",
     "threshold": "null-space threshold",
     "mode": "threshold mode",
 }  # what a header field that does not match says the file is of
@@ -202,6 +285,8 @@ def _key(model_id: str, module: str, corpus: Corpus, settings: StatsSettings) ->
         "token_budget": str(settings.token_budget),
         "max_length": str(settings.max_length),
         "dtype": settings.dtype,
+        # Files of corpus-order statistics were written before documents were sampled: their key has no sample.
+        **({} if settings.sample_seed is None else {"sample": f"seed {settings.sample_seed}"}),
     }
 
 

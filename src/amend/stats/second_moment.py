@@ -1,7 +1,11 @@
 """Uncentred second moment E[k kᵀ] of the keys entering a linear module, over a text corpus.
 
 Every non-pad token of every document contributes its key (the module's input). Sums accumulate in float64 by
-default: the originals accumulate tens of millions of outer products in float32 and lose precision.
+default: the originals accumulate tens of millions of outer products in float32 and lose precision. The products
+themselves are formed in float32 over blocks of at most ``PRODUCT_BLOCK`` tokens (the keys are float32 activations;
+a float64 product costs twice as much on a CPU and only its last block's rounding differs), then added in float64.
+Documents are drawn from the corpus at random with a seed (``sample_seed``) and batched by length, so a batch pads
+little.
 """
 
 from __future__ import annotations
@@ -41,12 +45,15 @@ class StatsSettings:
         max_length: Truncate documents to this many tokens (``None``: the model's context length).
         batch_tokens: Padded tokens per forward pass.
         dtype: Accumulation dtype, ``"float64"`` or ``"float32"`` (the originals' choice).
+        sample_seed: Documents are taken in a random order drawn with this seed until the budget is spent (the
+            originals draw a seeded random subset); ``None`` takes them in corpus order.
     """
 
     token_budget: int = 100_000
     max_length: int | None = None
     batch_tokens: int = 4096
     dtype: str = "float64"
+    sample_seed: int | None = 0
 
     def __post_init__(self) -> None:
         # Refused here, before anything is computed: these settings name a file in a cache shared between runs, and
@@ -57,6 +64,8 @@ class StatsSettings:
                 f"statistics dtype must be one of {', '.join(map(repr, ACCUMULATION_DTYPES))}, not {self.dtype!r}: "
                 "sums of millions of outer products need a float32 or float64 accumulator"
             )
+        if self.sample_seed is not None and not _is_int(self.sample_seed):
+            raise ConfigError(f"statistics sample_seed must be a whole number or None, not {self.sample_seed!r}")
         for name in ("token_budget", "batch_tokens", "max_length"):
             value = getattr(self, name)
             if not (value is None and name == "max_length") and (not _is_int(value) or value < 1):
@@ -65,6 +74,8 @@ class StatsSettings:
 
 
 ACCUMULATION_DTYPES = ("float64", "float32")
+PRODUCT_BLOCK = 2048  # tokens whose outer products are summed in float32 before joining the float64 total
+SORT_WINDOW = 256  # documents read ahead and sorted by length before they are batched
 
 
 def _is_int(value: object) -> bool:
@@ -97,8 +108,8 @@ def collect_second_moments(
                 model(**batch.model_inputs())
             mask = batch.attention_mask.bool()
             for site in sites:
-                keys = records[site][mask].to(dtype)  # (tokens, d_in)
-                totals[site.layer] = totals.get(site.layer, 0) + keys.T @ keys
+                keys = records[site][mask]  # (tokens, d_in)
+                totals[site.layer] = totals.get(site.layer, 0) + outer_sum(keys, dtype)
             count += int(mask.sum())
             bar.update(int(mask.sum()))
     bar.close()
@@ -107,20 +118,44 @@ def collect_second_moments(
     return {layer: SecondMoment(total.cpu(), count) for layer, total in totals.items()}
 
 
+def outer_sum(keys: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Σ k kᵀ over the rows of ``keys`` in ``dtype``: float32 products of blocks of ``PRODUCT_BLOCK`` rows, added in
+    ``dtype``."""
+    width = keys.shape[-1]
+    total = torch.zeros(width, width, dtype=dtype, device=keys.device)
+    for block in keys.split(PRODUCT_BLOCK):
+        block = block.float()
+        total += (block.T @ block).to(dtype)
+    return total
+
+
 def _token_batches(tokenizer: PreTrainedTokenizerBase, corpus: Corpus, settings: StatsSettings, max_length: int):
-    """Yield lists of token rows, each list at most ``batch_tokens`` padded tokens, within the token budget."""
+    """Yield lists of token rows, each list at most ``batch_tokens`` padded tokens, within the token budget: the
+    documents the budget takes (in the order of ``settings.sample_seed``), batched by length within windows of
+    ``SORT_WINDOW`` documents."""
     remaining = settings.token_budget
-    rows: list[list[int]] = []
-    for document in corpus:
+    window: list[list[int]] = []
+    for document in corpus.sample(settings.sample_seed):
         ids = tokenizer(document, truncation=True, max_length=max_length)["input_ids"][:remaining]
         if not ids:
             continue
-        if rows and (len(rows) + 1) * max(len(ids), *map(len, rows)) > settings.batch_tokens:
-            yield rows
-            rows = []
-        rows.append(ids)
+        window.append(ids)
         remaining -= len(ids)
         if remaining <= 0:
             break
+        if len(window) == SORT_WINDOW:
+            yield from _by_length(window, settings.batch_tokens)
+            window = []
+    yield from _by_length(window, settings.batch_tokens)
+
+
+def _by_length(documents: list[list[int]], batch_tokens: int):
+    """Batches of at most ``batch_tokens`` padded tokens, of documents of similar length."""
+    rows: list[list[int]] = []
+    for ids in sorted(documents, key=len):
+        if rows and (len(rows) + 1) * len(ids) > batch_tokens:
+            yield rows
+            rows = []
+        rows.append(ids)
     if rows:
         yield rows

@@ -61,5 +61,6 @@ class AlphaEdit(BatchLocateMethod):
                 config.threshold_mode,
                 progress=resources.progress,
                 model_id=resources.base_fingerprint,
+                present_id=resources.present_fingerprint,
             )
         return self._projectors

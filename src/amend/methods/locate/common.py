@@ -45,6 +45,7 @@ def context_templates(method: EditMethod, config: LocateConfig) -> ContextTempla
             ),
             vocab_size=method.model.get_input_embeddings().num_embeddings,
             rows=sampled_block_sizes(config.template_lengths, config.template_prompts),
+            present_id=resources.present_fingerprint,
         )
         cache[key] = templates_from_ids(method.tokenizer, ids)
     return cache[key]
@@ -67,6 +68,7 @@ def key_covariances(method: EditMethod, config: LocateConfig, layers: Sequence[i
         config.stats_settings(),
         progress=resources.progress,
         model_id=resources.base_fingerprint,
+        present_id=resources.present_fingerprint,
     )
     d_in = next(iter(moments.values())).total.shape[0]
     return {layer: covariance(moment, d_in) for layer, moment in moments.items()}

@@ -65,6 +65,11 @@ class LocateConfig(MethodConfig):
     stats_tokens: int = option(10_000_000, "Token budget of the key statistics.")
     stats_max_length: int | None = option(None, "Documents are truncated to this many tokens (None: context).")
     stats_dtype: str = option("float64", "Accumulation dtype of the statistics (float32 matches the originals).")
+    stats_sample_seed: int | None = option(
+        0,
+        "Seed of the random order the statistics' documents are drawn in until stats_tokens are spent (the "
+        "originals draw a seeded random sample); None takes the corpus's first documents.",
+    )
     warn_written_below: float = option(
         0.5,
         "Warn (WeakEditWarning) when a batched edit moves a request's value less than this fraction of the way to its "
@@ -104,4 +109,9 @@ class LocateConfig(MethodConfig):
         )
 
     def stats_settings(self) -> StatsSettings:
-        return StatsSettings(token_budget=self.stats_tokens, max_length=self.stats_max_length, dtype=self.stats_dtype)
+        return StatsSettings(
+            token_budget=self.stats_tokens,
+            max_length=self.stats_max_length,
+            dtype=self.stats_dtype,
+            sample_seed=self.stats_sample_seed,
+        )
