@@ -294,7 +294,8 @@ def test_edits_of_an_edited_model_use_the_unedited_models_statistics(tmp_path):
     editor = amend.Editor(sequenced, tokenizer(), "memit", cache_dir=editor_cache, corpus=texts, **options)
     for batch in _memit_batches():
         editor.edit(batch)
-    assert all(torch.equal(a, b) for a, b in zip(looped.state_dict().values(), sequenced.state_dict().values()))
+    pairs = zip(looped.state_dict().values(), sequenced.state_dict().values(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
     assert loop_cache.unedited(fingerprint(looped)) == fingerprint(tiny_model("gpt2"))
 
 
@@ -327,5 +328,5 @@ def test_a_lineage_file_that_is_not_a_record_of_this_model_is_refused(tmp_path, 
     path = tmp_path / "lineage" / f"{model_id[:40]}.json"
     path.parent.mkdir()
     path.write_text(record.replace('"X"', f'"{other}"').replace('"Y"', f'"{other}"'))
-    with pytest.raises(CacheError, match="lineage|JSON|json"):
+    with pytest.raises(CacheError, match=r"lineage|JSON|json"):
         StatsCache(tmp_path).unedited(model_id)
