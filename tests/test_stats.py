@@ -135,7 +135,7 @@ def test_a_budget_takes_a_seeded_sample_of_the_corpus_and_the_file_says_which(tm
     drawn = cache.second_moments(body, tok, [1], texts, StatsSettings(token_budget=150), progress=False)
     assert first[1].count == drawn[1].count == 150 and not torch.allclose(first[1].total, drawn[1].total)
     names = sorted(f.name for f in tmp_path.rglob("*.safetensors"))
-    assert len(names) == 2 and names[1].endswith("__seed0.safetensors") and "seed" not in names[0]
+    assert len(names) == 2 and names[1].endswith("__seed1.safetensors") and "seed" not in names[0]
     with pytest.raises(ConfigError, match="sample_seed"):
         StatsSettings(sample_seed="0")
 

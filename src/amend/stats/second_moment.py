@@ -46,14 +46,14 @@ class StatsSettings:
         batch_tokens: Padded tokens per forward pass.
         dtype: Accumulation dtype, ``"float64"`` or ``"float32"`` (the originals' choice).
         sample_seed: Documents are taken in a random order drawn with this seed until the budget is spent (the
-            originals draw a seeded random subset); ``None`` takes them in corpus order.
+            originals shuffle the document indices with ``random.Random(1)``); ``None`` takes them in corpus order.
     """
 
     token_budget: int = 100_000
     max_length: int | None = None
     batch_tokens: int = 4096
     dtype: str = "float64"
-    sample_seed: int | None = 0
+    sample_seed: int | None = 1
 
     def __post_init__(self) -> None:
         # Refused here, before anything is computed: these settings name a file in a cache shared between runs, and

@@ -66,7 +66,7 @@ class LocateConfig(MethodConfig):
     stats_max_length: int | None = option(None, "Documents are truncated to this many tokens (None: context).")
     stats_dtype: str = option("float64", "Accumulation dtype of the statistics (float32 matches the originals).")
     stats_sample_seed: int | None = option(
-        0,
+        1,
         "Seed of the random order the statistics' documents are drawn in until stats_tokens are spent (the "
         "originals draw a seeded random sample); None takes the corpus's first documents.",
     )
