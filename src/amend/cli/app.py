@@ -32,6 +32,10 @@ console = wide_console()
 app.add_typer(world_app, name="world")
 app.command("validate")(validate_dataset)
 
+STATS_HELP = (
+    "LAYER=FILE: that layer's key second moment from a file instead of computed (repeatable): an original "
+    "ROME/MEMIT .npz (mom2.mom2, mom2.count) or an amend statistics .safetensors."
+)
 ModelOption = Annotated[str, typer.Option("--model", "-m", help="Local directory or hub id of a causal LM.")]
 
 
@@ -45,18 +49,20 @@ def edit(
     set_: Annotated[list[str] | None, typer.Option("--set", help="Config override key=value (repeatable).")] = None,
     corpus: Annotated[Path | None, typer.Option(help="Text file (one document per line) for key statistics.")] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="Statistics cache directory.")] = None,
+    stats: Annotated[list[str] | None, typer.Option(help=STATS_HELP)] = None,
     save_model: Annotated[bool, typer.Option(help="Also save the edited model to OUT/model.")] = False,
     device: Annotated[str, typer.Option(help="torch device.")] = "cpu",
     threads: ThreadsOption = None,
 ) -> None:
     """Edit a model and write the patch (and optionally the edited model)."""
-    from amend.cli.loading import load_model, load_requests, parse_overrides
+    from amend.cli.loading import load_model, load_requests, parse_overrides, parse_statistics
     from amend.editing import Editor, method_config
     from amend.stats import Corpus
 
     writable_dir(out)
     set_threads(threads)
     overrides = parse_overrides(set_, config)
+    statistics = parse_statistics(stats)
     edit_requests = load_requests(requests)
     lm, tokenizer = load_model(model, device)
     method_settings = method_config(method, lm, overrides)
@@ -67,6 +73,7 @@ def edit(
         config=method_settings,
         cache_dir=cache_dir,
         corpus=Corpus.from_file(corpus) if corpus else None,
+        statistics=statistics,
         progress=True,
     )
     patch = editor.edit(edit_requests)
@@ -107,6 +114,7 @@ def evaluate(
     set_: Annotated[list[str] | None, typer.Option("--set", help="Config override key=value (repeatable).")] = None,
     corpus: Annotated[Path | None, typer.Option(help="Text file (one document per line) for key statistics.")] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="Statistics cache directory.")] = None,
+    stats: Annotated[list[str] | None, typer.Option(help=STATS_HELP)] = None,
     out: Annotated[Path, typer.Option(help="Directory for results_<date>.json and samples_<date>.jsonl.")] = Path(
         "runs/evaluate"
     ),
@@ -142,7 +150,7 @@ def evaluate(
     Sequential mode applies batches of --batch-size without restoring, evaluates each batch right after it is
     written and all edits so far every --checkpoint-every batches, saves itself to OUT/run, and --resume continues.
     """
-    from amend.cli.loading import parse_overrides
+    from amend.cli.loading import parse_overrides, parse_statistics
     from amend.editing import method_config
     from amend.evaluation import PROTOCOLS, EvaluationSettings
     from amend.evaluation import evaluate as run_evaluation
@@ -153,6 +161,7 @@ def evaluate(
     writable_dir(out)
     used_threads = set_threads(threads)
     overrides = parse_overrides(set_, config)
+    statistics = parse_statistics(stats)
     settings = EvaluationSettings(
         mode=mode,
         protocols=tuple(protocol or PROTOCOLS),
@@ -188,6 +197,7 @@ def evaluate(
         config=method_settings,
         cache_dir=cache_dir,
         corpus=Corpus.from_file(corpus) if corpus else None,
+        statistics=statistics,
         references=load_references(references) if references else None,
     )
     result.extra["threads"] = used_threads

@@ -24,6 +24,17 @@ def load_requests(path: str | Path) -> list[EditRequest]:
     return load("amend", path)
 
 
+def parse_statistics(pairs: list[str] | None) -> dict[int, Path]:
+    """``LAYER=FILE`` pairs of ``--stats`` as layer -> path (the files are read and checked by the edit)."""
+    out = {}
+    for pair in pairs or []:
+        layer, sep, file = pair.partition("=")
+        if not sep or not layer.strip().isdigit() or not file:
+            raise ConfigError(f"--stats expects LAYER=FILE (e.g. 17=mlp_17.npz), got {pair!r}")
+        out[int(layer)] = Path(file)
+    return out
+
+
 def parse_overrides(pairs: list[str] | None, config_file: Path | None = None) -> dict[str, Any]:
     """``key=value`` pairs (values parsed as JSON when they parse, else kept as strings) over a JSON file."""
     values: dict[str, Any] = {}

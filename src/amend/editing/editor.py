@@ -26,7 +26,8 @@ from amend.methods import load_method
 from amend.methods.base import Resources, frozen
 from amend.methods.config import MethodConfig
 from amend.requests import Request, kind_of, request_from_dict
-from amend.stats import Corpus, StatsCache
+from amend.stats import Corpus, SecondMoment, StatsCache
+from amend.stats.given import GivenMoment, given_moments
 from amend.storage import read_json, read_tensors, write_json, write_tensors
 from amend.testbeds.base import testbed_of
 from amend.version import __version__
@@ -34,6 +35,7 @@ from amend.version import __version__
 EDITOR_FILE = "editor.json"
 RequestsLike = Request | Mapping[str, Any] | Iterable[Request | Mapping[str, Any]]
 ConfigLike = MethodConfig | Mapping[str, Any] | None
+StatisticsLike = Mapping[int, SecondMoment | GivenMoment | str | Path] | None
 
 
 def as_requests(requests: RequestsLike) -> list[Any]:
@@ -84,6 +86,8 @@ class Editor:
             :class:`~amend.stats.StatsCache`.
         corpus: Texts for the key statistics, replacing the testbed's corpus and the config's ``stats_corpus``: a
             :class:`Corpus`, a list of strings, a text file, or ``hf:NAME[:CONFIG]``.
+        statistics: Second moments to use instead of computing them, by layer: an original ROME/MEMIT ``.npz``
+            file, an amend statistics file, or a :class:`~amend.stats.SecondMoment` (:mod:`amend.stats.given`).
         progress: Show progress bars.
         **overrides: Fields of the method's config (e.g. ``layer=5``).
     """
@@ -97,6 +101,7 @@ class Editor:
         config: ConfigLike = None,
         cache_dir: str | Path | StatsCache | None = None,
         corpus: Corpus | Sequence[str] | str | Path | None = None,
+        statistics: StatisticsLike = None,
         progress: bool = False,
         **overrides: Any,
     ):
@@ -113,6 +118,7 @@ class Editor:
             base_fingerprint=stats.unedited(self.base_fingerprint),
             present_fingerprint=self.base_fingerprint,
             progress=progress,
+            statistics=given_moments(statistics),
         )
         self.state: dict[str, torch.Tensor] = self.resources.state
         self.patches: list[Patch] = []
@@ -124,8 +130,11 @@ class Editor:
     def config_record(self) -> dict[str, Any]:
         """The config a report records, with the statistics corpus actually used (the config's ``stats_corpus`` is
         only the fallback when neither the caller nor a testbed gives one)."""
-        used = self.resources.corpus_used
-        return {**self.config.to_dict(), **({"stats_corpus_used": used} if used else {})}
+        used, given = self.resources.corpus_used, self.resources.statistics
+        record = {**self.config.to_dict(), **({"stats_corpus_used": used} if used else {})}
+        if given:
+            record["statistics_given"] = {str(layer): moment.source for layer, moment in sorted(given.items())}
+        return record
 
     def edit(self, requests: RequestsLike) -> Patch:
         """Apply one batch in place and return its patch; on failure nothing changes (model nor state)."""
@@ -237,6 +246,7 @@ class Editor:
         *,
         cache_dir: str | Path | StatsCache | None = None,
         corpus: Corpus | Sequence[str] | str | Path | None = None,
+        statistics: StatisticsLike = None,
         progress: bool = False,
     ) -> Editor:
         """Re-create a saved editor on the *unedited* model: its patches are re-applied in order, its state
@@ -261,7 +271,14 @@ class Editor:
             values[name] = own
         config = method_cls.config_cls.from_dict(values)
         editor = cls(
-            model, tokenizer, meta["method"], config=config, cache_dir=cache_dir, corpus=corpus, progress=progress
+            model,
+            tokenizer,
+            meta["method"],
+            config=config,
+            cache_dir=cache_dir,
+            corpus=corpus,
+            statistics=statistics,
+            progress=progress,
         )
         if editor.base_fingerprint != meta["base_fingerprint"]:
             raise PatchMismatch(
@@ -288,6 +305,7 @@ def edit(
     config: ConfigLike = None,
     cache_dir: str | Path | StatsCache | None = None,
     corpus: Corpus | Sequence[str] | str | Path | None = None,
+    statistics: StatisticsLike = None,
     progress: bool = False,
     **overrides: Any,
 ) -> Patch:
@@ -298,6 +316,14 @@ def edit(
     :class:`~amend.errors.EditFailed` (or the amend error that caused it) is raised.
     """
     editor = Editor(
-        model, tokenizer, method, config=config, cache_dir=cache_dir, corpus=corpus, progress=progress, **overrides
+        model,
+        tokenizer,
+        method,
+        config=config,
+        cache_dir=cache_dir,
+        corpus=corpus,
+        statistics=statistics,
+        progress=progress,
+        **overrides,
     )
     return editor.edit(requests)

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
 from amend.editing import Editor, as_requests, method_config
+from amend.editing.editor import StatisticsLike
 from amend.errors import ConfigError
 from amend.evaluation.generation import PROTOCOL as GENERATION
 from amend.evaluation.generation import Generations, GenerationSettings, quality
@@ -89,6 +90,7 @@ class EditSetup:
     config: MethodConfig
     cache_dir: str | Path | StatsCache | None = None
     corpus: Corpus | Sequence[str] | str | Path | None = None
+    statistics: StatisticsLike = None
 
     def editor(self, model: nn.Module, tokenizer: PreTrainedTokenizerBase, progress: bool = False) -> Editor:
         return Editor(
@@ -98,6 +100,7 @@ class EditSetup:
             config=self.config,
             cache_dir=self.cache_dir,
             corpus=self.corpus,
+            statistics=self.statistics,
             progress=progress,
         )
 
@@ -112,6 +115,7 @@ def evaluate(
     config: MethodConfig | Mapping[str, Any] | None = None,
     cache_dir: str | Path | StatsCache | None = None,
     corpus: Corpus | Sequence[str] | str | Path | None = None,
+    statistics: StatisticsLike = None,
     references: Mapping[str, Sequence[str]] | None = None,
     idf: Mapping[str, float] | None = None,
     **overrides: Any,
@@ -123,6 +127,7 @@ def evaluate(
         config: The method's config (its dataclass), or a mapping of its fields (as :class:`amend.Editor`).
         cache_dir: Where statistics are cached.
         corpus: The statistics corpus, replacing the testbed's and the config's.
+        statistics: Second moments by layer, used instead of computed ones (as :class:`amend.Editor`).
         references: Reference texts for consistency, by request id.
         idf: The IDF table of consistency's TF-IDF (default: fitted on the texts compared).
         **overrides: Fields of the method's config.
@@ -134,7 +139,8 @@ def evaluate(
     lm: LanguageModel = CausalLM(model, tokenizer, batch_size=settings.forward_batch_size)
     method_cls = None if method is None else load_method(method)
     if method_cls is not None:
-        setup = EditSetup(method_cls, method_config(method_cls, model, config, **overrides), cache_dir, corpus)
+        method_settings = method_config(method_cls, model, config, **overrides)
+        setup = EditSetup(method_cls, method_settings, cache_dir, corpus, statistics)
         lm = method_cls.observed(lm, model)
     model_info = describe(model)
     protocols = settings.protocols

@@ -18,6 +18,7 @@ from amend.lm.base import LanguageModel
 from amend.methods.config import MethodConfig
 from amend.requests import EDIT, EditRequest
 from amend.stats import Corpus, StatsCache
+from amend.stats.given import GivenMoment
 from amend.testbeds.base import Testbed
 
 
@@ -34,6 +35,8 @@ class Resources:
         present_fingerprint: Fingerprint of the model as the edit starts: statistics the unedited model's cache
             lacks can only be computed from it, and are then kept under it.
         progress: Show progress bars.
+        statistics: Second moments given by the caller for some layers (:mod:`amend.stats.given`), used instead
+            of the cache's.
         state: Tensors a method carries from batch to batch (AlphaEdit's accumulated KKᵀ), owned by the
             :class:`~amend.editing.Editor` that saves, restores and resets them.
     """
@@ -47,6 +50,7 @@ class Resources:
     state: dict[str, torch.Tensor] = field(default_factory=dict)
     corpus_used: str | None = None  # identity of the corpus statistics were last asked for (reports record it)
     templates: dict[Any, Any] = field(default_factory=dict)  # sampled context templates, by their settings
+    statistics: dict[int, GivenMoment] = field(default_factory=dict)  # second moments the caller gave, by layer
 
     def corpus_for(self, config: Any) -> Corpus:
         """The corpus given to the edit, else the testbed's, else the one the config names (``stats_corpus``)."""

@@ -105,7 +105,7 @@ class StatsCache:
         for layer, path in paths.items():
             existing = self._existing(path)
             if existing is not None:
-                found[layer] = _load(existing, keys[layer], settings, _key_width(anatomy, layer))
+                found[layer] = _load(existing, keys[layer], settings, key_width(anatomy, layer))
         missing = [layer for layer in layers if layer not in found]
         if missing:
             computed = collect_second_moments(anatomy, tokenizer, missing, corpus, settings, progress=progress)
@@ -169,7 +169,7 @@ class StatsCache:
             path = path.with_name(path.stem + f"__P{mode}{threshold:g}.safetensors")
             existing = self._existing(path)
             if existing is not None:
-                out[layer] = _load_projector(existing, keys[layer], _key_width(anatomy, layer))
+                out[layer] = _load_projector(existing, keys[layer], key_width(anatomy, layer))
             else:
                 missing.append((layer, path))
         if missing:
@@ -290,7 +290,7 @@ def _key(model_id: str, module: str, corpus: Corpus, settings: StatsSettings) ->
     }
 
 
-def _key_width(anatomy: Anatomy, layer: int) -> int | None:
+def key_width(anatomy: Anatomy, layer: int) -> int | None:
     """The dimension of the keys at ``layer`` (the input width of the MLP output projection), if it can be read."""
     module = anatomy.module(anatomy.mlp_out_proj_name(layer))
     width = getattr(module, "in_features", None)  # nn.Linear, and quantised ones whose packed weight has other shapes

@@ -15,10 +15,11 @@ import torch
 
 from amend.methods.alphaedit.config import AlphaEditConfig
 from amend.methods.locate.batch import BatchLocateMethod
-from amend.methods.locate.common import stats_corpus
+from amend.methods.locate.common import key_moments, stats_corpus
 from amend.methods.locate.keys import subject_keys
 from amend.methods.locate.solve import solve_spd
 from amend.requests import EditRequest
+from amend.stats.projector import null_space_projector
 
 
 def state_key(layer: int) -> str:
@@ -49,18 +50,27 @@ class AlphaEdit(BatchLocateMethod):
             state[state_key(layer)] = outer if state_key(layer) not in state else state[state_key(layer)] + outer
 
     def projectors(self) -> dict[int, torch.Tensor]:
+        """P per layer: cached beside the statistics, or (for statistics the caller gave) computed here."""
         if not hasattr(self, "_projectors"):
             config, resources = self.config, self.resources
-            self._projectors = resources.stats.projectors(
-                self.anatomy,
-                self.tokenizer,
-                config.layers,
-                stats_corpus(self),
-                config.stats_settings(),
-                config.nullspace_threshold,
-                config.threshold_mode,
-                progress=resources.progress,
-                model_id=resources.base_fingerprint,
-                present_id=resources.present_fingerprint,
-            )
+            given = [layer for layer in config.layers if layer in resources.statistics]
+            rest = [layer for layer in config.layers if layer not in resources.statistics]
+            self._projectors = {}
+            if rest:
+                self._projectors = resources.stats.projectors(
+                    self.anatomy,
+                    self.tokenizer,
+                    rest,
+                    stats_corpus(self),
+                    config.stats_settings(),
+                    config.nullspace_threshold,
+                    config.threshold_mode,
+                    progress=resources.progress,
+                    model_id=resources.base_fingerprint,
+                    present_id=resources.present_fingerprint,
+                )
+            for layer, moment in key_moments(self, config, given).items():
+                self._projectors[layer] = null_space_projector(
+                    moment.mean().double(), config.nullspace_threshold, config.threshold_mode
+                )
         return self._projectors

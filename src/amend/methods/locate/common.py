@@ -17,7 +17,9 @@ from amend.methods.locate.templates import (
     sampled_block_sizes,
     templates_from_ids,
 )
-from amend.stats import Corpus
+from amend.stats import Corpus, SecondMoment
+from amend.stats.cache import key_width
+from amend.stats.given import check_width
 
 
 def context_templates(method: EditMethod, config: LocateConfig) -> ContextTemplates:
@@ -56,19 +58,32 @@ def stats_corpus(method: EditMethod) -> Corpus:
     return method.resources.corpus_for(method.config)
 
 
-def key_covariances(method: EditMethod, config: LocateConfig, layers: Sequence[int]) -> dict[int, torch.Tensor]:
-    """E[k kᵀ] (float64) of the MLP keys at each layer, from the cache or computed in one pass."""
+def key_moments(method: EditMethod, config: LocateConfig, layers: Sequence[int]) -> dict[int, SecondMoment]:
+    """The second moments of the MLP keys at each layer: those the caller gave (recorded in the method's log), the
+    others from the cache or computed in one pass."""
     resources = method.resources
-    corpus = stats_corpus(method)
-    moments = resources.stats.second_moments(
-        method.anatomy,
-        method.tokenizer,
-        layers,
-        corpus,
-        config.stats_settings(),
-        progress=resources.progress,
-        model_id=resources.base_fingerprint,
-        present_id=resources.present_fingerprint,
-    )
+    given = {layer: resources.statistics[layer] for layer in layers if layer in resources.statistics}
+    rest = [layer for layer in layers if layer not in given]
+    moments = {}
+    if rest:
+        moments = resources.stats.second_moments(
+            method.anatomy,
+            method.tokenizer,
+            rest,
+            stats_corpus(method),
+            config.stats_settings(),
+            progress=resources.progress,
+            model_id=resources.base_fingerprint,
+            present_id=resources.present_fingerprint,
+        )
+    for layer, moment in given.items():
+        moments[layer] = check_width(moment, layer, key_width(method.anatomy, layer))
+        method.log.setdefault("statistics_given", {})[str(layer)] = moment.source
+    return {layer: moments[layer] for layer in layers}
+
+
+def key_covariances(method: EditMethod, config: LocateConfig, layers: Sequence[int]) -> dict[int, torch.Tensor]:
+    """E[k kᵀ] (float64) of the MLP keys at each layer (:func:`key_moments`)."""
+    moments = key_moments(method, config, layers)
     d_in = next(iter(moments.values())).total.shape[0]
     return {layer: covariance(moment, d_in) for layer, moment in moments.items()}
