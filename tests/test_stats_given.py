@@ -163,3 +163,43 @@ def test_the_command_line_takes_a_layers_statistics_file(tmp_path):
         ],
     )
     assert refused.exit_code != 0 and "LAYER=FILE" in str(refused.exception)
+
+
+def test_an_edit_keeps_its_intermediates_on_request_and_a_saved_patch_carries_them(tmp_path):
+    """ROME's kept intermediates are the edit: the update is r uᵀ, and the edited module maps the kept key to the
+    kept target exactly (ROME's equality constraint)."""
+    model = trained_tiny_model("gpt2")
+    request = edit_request("{} works for", "Apple A5")
+    options = {**ROME_TEST_SETTINGS, "stats_tokens": TOKENS}
+    plain = amend.edit(model, tokenizer(), request, "rome", corpus=TEXTS, cache_dir=tmp_path / "c", **options)
+    assert plain.intermediates == {}
+    plain.revert()
+    patch = amend.edit(
+        model, tokenizer(), request, "rome", corpus=TEXTS, cache_dir=tmp_path / "c", keep_intermediates=True, **options
+    )
+    kept = patch.intermediates
+    assert {"0.key", "0.mean_key", "0.init", "0.target", "0.u", "0.r"} <= set(kept)
+    module = anatomy(model).module(patch.modules[0])  # GPT-2's Conv1D: y = k W + b
+    assert torch.allclose(kept["0.key"] @ module.weight + module.bias, kept["0.target"], atol=1e-4)
+    delta = patch.changes[0]
+    assert torch.allclose(delta.left @ delta.right, kept["0.r"][:, None] @ kept["0.u"][None, :])
+    patch.save(tmp_path / "patch")
+    loaded = amend.Patch.load(tmp_path / "patch")
+    assert set(loaded.intermediates) == set(kept)
+    assert all(torch.equal(loaded.intermediates[name], kept[name]) for name in kept)
+
+
+def test_batched_methods_keep_keys_targets_residuals_and_projectors(tmp_path):
+    model = trained_tiny_model("gpt2")
+    options = {**BATCH_TEST_SETTINGS, "stats_tokens": TOKENS, "threshold_mode": "relative", "nullspace_threshold": 0.01}
+    requests = batch_test_requests()
+    patch = amend.edit(
+        model, tokenizer(), requests, "alphaedit", corpus=TEXTS, cache_dir=tmp_path, keep_intermediates=True, **options
+    )
+    kept = patch.intermediates
+    width = model.config.n_inner
+    assert kept["target"].shape == kept["target_init"].shape == (len(requests), model.config.n_embd)
+    for layer in (0, 1):
+        assert kept[f"keys.{layer}"].shape == (len(requests), width)
+        projector = kept[f"projector.{layer}"]
+        assert torch.allclose(projector @ projector, projector, atol=1e-8)  # a projector

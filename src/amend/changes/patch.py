@@ -28,7 +28,7 @@ from amend.storage import DIGEST_KEY, read_json, read_tensors, write_json, write
 
 FORMAT_VERSION = 2
 CHANGE_KINDS: dict[str, type[Change]] = {kind.kind: kind for kind in (WeightDelta, ModuleAdapter, ContextFacts)}
-TENSORS_FILE, PATCH_FILE = "tensors.safetensors", "patch.json"
+TENSORS_FILE, PATCH_FILE, INTERMEDIATES_FILE = "tensors.safetensors", "patch.json", "intermediates.safetensors"
 
 
 @dataclass
@@ -43,6 +43,9 @@ class Patch:
         base_fingerprint: Fingerprint of the model the patch was computed on; applying requires it.
         result_fingerprint: Fingerprint of the model after the patch (lets patches be chained and composed).
         amend_version: The amend version that computed the patch.
+        log: What the method reports about the edit (iterations, losses, templates...).
+        intermediates: The edit's intermediate tensors when the editor was asked to keep them (keys, target
+            vectors, residuals, u and r, projectors), by name; saved beside the changes, never applied.
     """
 
     method: str
@@ -53,6 +56,7 @@ class Patch:
     result_fingerprint: str | None = None
     amend_version: str = ""
     log: dict[str, Any] = field(default_factory=dict, compare=False)
+    intermediates: dict[str, torch.Tensor] = field(default_factory=dict, compare=False, repr=False)
     _journal: Journal | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -137,6 +141,8 @@ class Patch:
             "changes": described,
             "requests": [{"kind": r.kind, **r.to_dict()} for r in self.requests],
         }
+        if self.intermediates:
+            meta["intermediates_digest"] = write_tensors(path / INTERMEDIATES_FILE, self.intermediates)
         write_json(path / PATCH_FILE, meta)
         return path
 
@@ -155,6 +161,11 @@ class Patch:
             tensors, header = read_tensors(path / TENSORS_FILE, PatchMismatch)
             if header[DIGEST_KEY] != meta.get("tensors_digest"):
                 raise PatchMismatch(f"{path}: {TENSORS_FILE} is not the tensor file {PATCH_FILE} was saved with")
+        intermediates = {}
+        if meta.get("intermediates_digest") is not None:
+            intermediates, header = read_tensors(path / INTERMEDIATES_FILE, PatchMismatch)
+            if header[DIGEST_KEY] != meta["intermediates_digest"]:
+                raise PatchMismatch(f"{path}: {INTERMEDIATES_FILE} is not the file {PATCH_FILE} was saved with")
         return cls(
             method=fields["method"],
             config=fields["config"],
@@ -164,6 +175,7 @@ class Patch:
             result_fingerprint=fields["result_fingerprint"],
             amend_version=str(meta.get("amend_version", "")),
             log=meta.get("log") if isinstance(meta.get("log"), dict) else {},
+            intermediates=intermediates,
         )
 
     # ---- composition -------------------------------------------------------------------------------------------

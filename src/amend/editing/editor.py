@@ -88,6 +88,9 @@ class Editor:
             :class:`Corpus`, a list of strings, a text file, or ``hf:NAME[:CONFIG]``.
         statistics: Second moments to use instead of computing them, by layer: an original ROME/MEMIT ``.npz``
             file, an amend statistics file, or a :class:`~amend.stats.SecondMoment` (:mod:`amend.stats.given`).
+        keep_intermediates: Keep each edit's intermediate tensors in ``patch.intermediates`` (keys, target
+            vectors, residuals, ROME's u and r, AlphaEdit's projectors), to inspect an edit or compare it with
+            another implementation's.
         progress: Show progress bars.
         **overrides: Fields of the method's config (e.g. ``layer=5``).
     """
@@ -102,6 +105,7 @@ class Editor:
         cache_dir: str | Path | StatsCache | None = None,
         corpus: Corpus | Sequence[str] | str | Path | None = None,
         statistics: StatisticsLike = None,
+        keep_intermediates: bool = False,
         progress: bool = False,
         **overrides: Any,
     ):
@@ -119,6 +123,7 @@ class Editor:
             present_fingerprint=self.base_fingerprint,
             progress=progress,
             statistics=given_moments(statistics),
+            keep_intermediates=keep_intermediates,
         )
         self.state: dict[str, torch.Tensor] = self.resources.state
         self.patches: list[Patch] = []
@@ -170,6 +175,7 @@ class Editor:
             result_fingerprint=fingerprint(self.model),
             amend_version=__version__,
             log=method.log,
+            intermediates=method.intermediates,
         )
         patch._attach(journal)
         self.patches.append(patch)
@@ -306,6 +312,7 @@ def edit(
     cache_dir: str | Path | StatsCache | None = None,
     corpus: Corpus | Sequence[str] | str | Path | None = None,
     statistics: StatisticsLike = None,
+    keep_intermediates: bool = False,
     progress: bool = False,
     **overrides: Any,
 ) -> Patch:
@@ -323,6 +330,7 @@ def edit(
         cache_dir=cache_dir,
         corpus=corpus,
         statistics=statistics,
+        keep_intermediates=keep_intermediates,
         progress=progress,
         **overrides,
     )

@@ -51,6 +51,7 @@ class Resources:
     corpus_used: str | None = None  # identity of the corpus statistics were last asked for (reports record it)
     templates: dict[Any, Any] = field(default_factory=dict)  # sampled context templates, by their settings
     statistics: dict[int, GivenMoment] = field(default_factory=dict)  # second moments the caller gave, by layer
+    keep_intermediates: bool = False  # methods keep their keys, targets, residuals... (EditMethod.keep)
 
     def corpus_for(self, config: Any) -> Corpus:
         """The corpus given to the edit, else the testbed's, else the one the config names (``stats_corpus``)."""
@@ -88,6 +89,13 @@ class EditMethod(ABC):
         self.resources = resources
         self.anatomy: Anatomy = anatomy(model)
         self.log: dict[str, Any] = {}
+        self.intermediates: dict[str, torch.Tensor] = {}
+
+    def keep(self, name: str, tensor: torch.Tensor) -> None:
+        """Keep an intermediate of the edit (a key, a target vector, a residual, a projector) under ``name`` when
+        the caller asked for them (``Editor(keep_intermediates=True)``); they end up in ``patch.intermediates``."""
+        if self.resources.keep_intermediates:
+            self.intermediates[name] = tensor.detach().cpu().contiguous()
 
     @abstractmethod
     def write(self, requests: Sequence[EditRequest], journal: Journal) -> None:

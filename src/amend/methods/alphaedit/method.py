@@ -33,6 +33,7 @@ class AlphaEdit(BatchLocateMethod):
 
     def layer_update(self, layer: int, keys: torch.Tensor, residual: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         projector = self.projectors()[layer].to(keys.device)
+        self.keep(f"projector.{layer}", projector)
         k = keys.T  # (d_in, n)
         previous = self.resources.state.get(state_key(layer))
         accumulated = k @ k.T if previous is None else k @ k.T + previous.to(k)

@@ -42,6 +42,8 @@ class BatchLocateMethod(EditMethod):
         site = self.target_site(last)
         targets = self.targets(requests, templates.flat(), site)
         target_seconds = time.perf_counter() - started
+        self.keep("target", targets.target)
+        self.keep("target_init", targets.init)
         rule = config.fact_token
         unedited = None
         for i, layer in enumerate(layers):
@@ -51,6 +53,8 @@ class BatchLocateMethod(EditMethod):
             residual = (targets.target.to(current.device) - current) / self.residual_share(len(layers) - i)
             left, right = self.layer_update(layer, keys.double(), residual.double())
             journal.add(WeightDelta(self.anatomy.mlp_out_proj_name(layer), left.float(), right.float()))
+            self.keep(f"keys.{layer}", keys)
+            self.keep(f"residual.{layer}", residual)
         final = bare_values(self.anatomy, self.tokenizer, requests, site, rule=rule)
         self.log["written_fraction"] = written_fraction(targets.target.to(final.device), unedited, final).tolist()
         warn_if_weak(requests, self.log["written_fraction"], config.warn_written_below, self.name)

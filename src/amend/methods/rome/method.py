@@ -58,6 +58,12 @@ class Rome(EditMethod):
                 key = mean_key
             left, right = rank_one_update(module, mean_key, key, target.target[0], cov)
             journal.add(WeightDelta(module_name, left, right))
+            prefix = f"{len(self.log['requests'])}."
+            for name, value in (("mean_key", mean_key), ("key", key), ("init", target.init[0])):
+                self.keep(prefix + name, value)
+            self.keep(prefix + "target", target.target[0])
+            self.keep(prefix + "u", right[0])
+            self.keep(prefix + "r", left[:, 0])
             self.log["requests"].append(
                 {
                     "id": request.record_id,
