@@ -9,7 +9,7 @@ from helpers import TINY_CONFIGS, tiny_model, tokenizer
 from amend import EditRequest
 from amend.architectures import Component, Site, anatomy
 from amend.errors import ConfigError
-from amend.forward import SuffixForward
+from amend.forward import SuffixForward, lens_logits
 from amend.hooks import capture, token_index
 from amend.hooks.resume import resume_at
 from amend.methods.locate.keys import subject_keys
@@ -238,3 +238,33 @@ def test_resuming_at_a_layer_restores_the_layer_list_also_on_error():
         raise RuntimeError("inside")
     assert list(body.layers) == layers
     assert not any(layer._forward_pre_hooks for layer in layers)
+
+
+def test_the_loss_layer_reads_a_layers_output_through_the_final_norm():
+    """The last layer as the loss layer is the model's own logits; an earlier one changes the target (its NLL reads
+    that layer through the final norm and unembedding); a layer below the site is refused."""
+    body, tok = anatomy(tiny_model("llama")), tokenizer(True)
+    for param in body.model.parameters():
+        param.requires_grad_(False)
+    site = Site(Component.MLP_OUTPUT, 0)
+    settings = TargetSettings(steps=6, early_stop_loss=0.0, reuse_frozen=False)
+    default = optimise_targets(body, tok, REQUESTS, ["{}"], site, settings)
+    last = optimise_targets(body, tok, REQUESTS, ["{}"], site, replace(settings, loss_layer=body.num_layers - 1))
+    earlier = optimise_targets(body, tok, REQUESTS, ["{}"], site, replace(settings, loss_layer=1))
+    assert torch.equal(default.delta, last.delta) and not torch.allclose(default.delta, earlier.delta)
+    partial = optimise_targets(body, tok, REQUESTS, ["{}"], site, replace(settings, loss_layer=1, reuse_frozen=True))
+    assert partial.partial_forward == "checked"
+    assert float((partial.delta - earlier.delta).norm() / earlier.delta.norm()) < 1e-4
+    with pytest.raises(ConfigError, match="v_loss_layer"):
+        optimise_targets(body, tok, REQUESTS, ["{}"], Site(Component.MLP_OUTPUT, 2), replace(settings, loss_layer=1))
+
+
+@pytest.mark.parametrize("model_type", ["gpt2", "llama", "gemma2"])
+def test_the_lens_of_the_last_layer_is_the_models_logits(model_type):
+    body = anatomy(tiny_model(model_type))
+    ids = torch.tensor([[1, 5, 9, 12]])
+    site = Site(Component.BLOCK_OUTPUT, body.num_layers - 1)
+    with capture(body, [site]) as records, torch.no_grad():
+        logits = body.model(input_ids=ids).logits[0].float()
+    with torch.no_grad():
+        assert torch.allclose(lens_logits(body, records[site][0]), logits, atol=1e-5)

@@ -35,6 +35,12 @@ def _unembed(model: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
     return logits
 
 
+def lens_logits(anatomy: Anatomy, hidden: torch.Tensor) -> torch.Tensor:
+    """Float32 logits of residual-stream states ``(n, d)`` of any layer, read through the final norm and the
+    unembedding as the last layer's are (the originals' ``v_loss_layer``; the "logit lens")."""
+    return _unembed(anatomy.model, anatomy.module(anatomy.spec.final_norm)(hidden))
+
+
 def _cache_keyword(base_model: nn.Module) -> str:
     """The keyword a base model takes its key/value cache under (renamed from ``past_key_values`` to ``cache`` in
     transformers 5)."""

@@ -38,6 +38,11 @@ class LocateConfig(MethodConfig):
         "and run only the rest in later steps, after checking once that it matches the full forward; False runs "
         "the whole network every step (same vectors up to float rounding, slower).",
     )
+    v_loss_layer: int | None = option(
+        None,
+        "Layer whose output the target's NLL reads through the final norm and unembedding (the originals' "
+        "v_loss_layer); None: the last layer, i.e. the model's own logits (the originals' default).",
+    )
     kl_prompts: tuple[str, ...] = option(
         ("{} is a",), "Prompts about the subject whose distributions the KL term preserves (ROME: the essence prompt)."
     )
@@ -103,6 +108,7 @@ class LocateConfig(MethodConfig):
             argmax_kl_stop=self.argmax_kl_stop,
             requests_per_pass=self.v_requests_per_pass,
             reuse_frozen=self.v_reuse_frozen,
+            loss_layer=self.v_loss_layer,
             kl_prompts=tuple(self.kl_prompts),
             kl_position=self.kl_position,
             fact_token=self.fact_token,

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from amend.architectures.anatomy import Anatomy, Site
-from amend.errors import EditFailed
-from amend.forward import SuffixForward, logits_at
+from amend.architectures.anatomy import Anatomy, Component, Site
+from amend.errors import ConfigError, EditFailed
+from amend.forward import SuffixForward, lens_logits, logits_at
 from amend.hooks import add_at_positions, capture, token_index
 from amend.requests import EditRequest, fill
 from amend.tokens import encode, pad_id, pad_right, target_ids
@@ -52,6 +52,7 @@ class TargetSettings:
     argmax_kl_stop: float | None = None  # then stop once κ·KL is at most this (PMET: 0.01)
     requests_per_pass: int = 16  # requests optimised in one batched pass; more pads more and thrashes memory
     reuse_frozen: bool = True  # compute once what δ cannot change (see SuffixForward); False: the whole network
+    loss_layer: int | None = None  # the NLL reads this layer's output through the final norm (None: the logits)
 
 
 @dataclass
@@ -112,6 +113,11 @@ def optimise_targets(
     if settings.steps < 1 or settings.requests_per_pass < 1:
         raise ValueError("the target optimisation needs at least one iteration and one request per pass")
     sites = [site] if isinstance(site, Site) else list(site)
+    if settings.loss_layer is not None and not max(s.layer for s in sites) <= settings.loss_layer < anatomy.num_layers:
+        raise ConfigError(
+            f"v_loss_layer {settings.loss_layer} must be a layer at or above the edited site's "
+            f"({max(s.layer for s in sites)}) and below {anatomy.num_layers}: the loss must see the target vector"
+        )
     size = settings.requests_per_pass
     parts = [
         _optimise_group(anatomy, tokenizer, requests[i : i + size], templates, sites, settings, answer)
@@ -156,11 +162,11 @@ def _optimise_group(
     init = base_logprobs = kl_weight = suffix = None
     for iteration in range(settings.steps):
         rows = torch.nonzero(active[problem.row_request]).squeeze(1)
-        step = _forward(anatomy, problem, rows, delta, sites, capture_init=init is None, suffix=suffix)
+        step = _forward(anatomy, problem, rows, delta, sites, init is None, suffix, settings.loss_layer)
         result.forward_passes += 1
         if init is None:
             if settings.reuse_frozen and settings.steps > 1:
-                suffix, result.partial_forward = _suffix_forward(anatomy, problem, sites, delta, step)
+                suffix, result.partial_forward = _suffix_forward(anatomy, problem, sites, delta, step, settings)
             init = step["init"].detach().float()
             base_logprobs = step["kl_logprobs"].detach()
             kl_weight = _kl_weights(problem, base_logprobs, n)
@@ -275,9 +281,11 @@ def _forward(
     sites: Sequence[Site],
     capture_init: bool,
     suffix: SuffixForward | None = None,
+    loss_layer: int | None = None,
 ) -> dict[str, torch.Tensor]:
     """One batched forward over ``rows`` with each site's δ added; logits only at labelled positions and KL
-    tokens. With ``suffix``, only the part that δ can change is computed."""
+    tokens. With ``suffix``, only the part that δ can change is computed. With ``loss_layer`` below the last layer,
+    the labels' logits are that layer's output read through the final norm and unembedding."""
     device = delta.device
     new_index = torch.full((len(problem.row_request),), -1, dtype=torch.long)
     new_index[rows] = torch.arange(len(rows))
@@ -293,18 +301,32 @@ def _forward(
         records = stack.enter_context(capture(anatomy, sites, positions)) if capture_init else {}
         for j, site in enumerate(sites):
             stack.enter_context(add_at_positions(anatomy, site, positions, row_delta[:, j]))
+        lens_site = None
+        if loss_layer is not None and loss_layer != anatomy.num_layers - 1:
+            lens_site = Site(Component.BLOCK_OUTPUT, loss_layer)  # after the δ hooks: it sees their effect
+            lens = stack.enter_context(capture(anatomy, [lens_site], detach=False))
         if suffix is None:
             logits = logits_at(anatomy.model, problem.batch.select(rows).to(device), select_rows, select_cols)
         else:
             logits = suffix.logits_at(rows, select_rows, select_cols)
     step = {"labels": labels, "logits": logits[: len(labels)], "kl_logprobs": logits[len(labels) :].log_softmax(-1)}
+    if lens_site is not None:
+        label_cols = problem.label_col[labels].to(device)
+        if suffix is not None:
+            label_cols = label_cols - suffix.split[problem.label_row[labels].to(device)]
+        step["logits"] = lens_logits(anatomy, lens[lens_site][select_rows[: len(labels)].to(device), label_cols])
     if capture_init:
         step["init"] = torch.stack([records[site][new_index[problem.first_row]] for site in sites], dim=1)
     return step
 
 
 def _suffix_forward(
-    anatomy: Anatomy, problem: _Problem, sites: Sequence[Site], delta: torch.Tensor, full: dict[str, torch.Tensor]
+    anatomy: Anatomy,
+    problem: _Problem,
+    sites: Sequence[Site],
+    delta: torch.Tensor,
+    full: dict[str, torch.Tensor],
+    settings: TargetSettings,
 ) -> tuple[SuffixForward | None, str]:
     """The forward restricted to what δ can change (tokens from the fact token on, layers from the site's on), if
     it reproduces ``full`` — the first step's full forward over every row, at the same δ — else None; and why."""
@@ -319,7 +341,8 @@ def _suffix_forward(
             anatomy, problem.batch.to(device), problem.lookup, min(site.layer for site in sites)
         )
         with torch.no_grad():
-            check = _forward(anatomy, problem, torch.arange(len(problem.row_request)), delta, sites, False, suffix)
+            every_row = torch.arange(len(problem.row_request))
+            check = _forward(anatomy, problem, every_row, delta, sites, False, suffix, settings.loss_layer)
     except Exception as err:  # an architecture whose forward does not take a cache or explicit positions
         return None, f"{type(err).__name__}: {err}"
     for name in ("logits", "kl_logprobs"):
