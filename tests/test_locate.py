@@ -9,10 +9,11 @@ from helpers import TINY_CONFIGS, tiny_model, tokenizer
 from amend import EditRequest
 from amend.architectures import Component, Site, anatomy
 from amend.errors import ConfigError
-from amend.forward import SuffixForward, lens_logits
+from amend.forward import lens_logits
 from amend.hooks import capture, token_index
 from amend.hooks.resume import resume_at
 from amend.methods.locate.keys import subject_keys
+from amend.methods.locate.suffix import SuffixForward
 from amend.methods.locate.target import TargetSettings, optimise_targets
 from amend.methods.locate.templates import ContextTemplates, sample_context_templates
 from amend.methods.rome.config import RomeConfig

@@ -6,27 +6,22 @@ Losses and metrics need logits at a few positions per row, so we run the base mo
 
 from __future__ import annotations
 
-import copy
 import inspect
-from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
-from amend.architectures.anatomy import Anatomy, Component, Site
-from amend.hooks import stop_after
-from amend.hooks.resume import layer_input, resume_at
+from amend.architectures.anatomy import Anatomy
 from amend.tokens import Batch
 
 
 def logits_at(model: nn.Module, batch: Batch, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
     """Float32 logits at (rows[i], cols[i]) for each i: shape (len(rows), vocab)."""
     hidden = model.base_model(**batch.model_inputs()).last_hidden_state  # (B, S, d), final norm applied
-    return _unembed(model, hidden[rows.to(hidden.device), cols.to(hidden.device)])
+    return unembed(model, hidden[rows.to(hidden.device), cols.to(hidden.device)])
 
 
-def _unembed(model: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
+def unembed(model: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
     """Float32 logits of final-normed hidden states ``(n, d)``."""
     logits = model.get_output_embeddings()(hidden).float()
     softcap = getattr(model.config, "final_logit_softcapping", None)  # Gemma 2
@@ -38,95 +33,10 @@ def _unembed(model: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
 def lens_logits(anatomy: Anatomy, hidden: torch.Tensor) -> torch.Tensor:
     """Float32 logits of residual-stream states ``(n, d)`` of any layer, read through the final norm and the
     unembedding as the last layer's are (the originals' ``v_loss_layer``; the "logit lens")."""
-    return _unembed(anatomy.model, anatomy.module(anatomy.spec.final_norm)(hidden))
+    return unembed(anatomy.model, anatomy.module(anatomy.spec.final_norm)(hidden))
 
 
-def _cache_keyword(base_model: nn.Module) -> str:
+def cache_keyword(base_model: nn.Module) -> str:
     """The keyword a base model takes its key/value cache under (renamed from ``past_key_values`` to ``cache`` in
     transformers 5)."""
     return "cache" if "cache" in inspect.signature(base_model.forward).parameters else "past_key_values"
-
-
-@dataclass(frozen=True)
-class SuffixForward:
-    """Forward passes of a fixed batch that compute only what can change: positions from each row's ``split`` on,
-    at decoder layers from ``layer`` on.
-
-    For an optimisation that adds a vector at layer L and token t of each row, nothing at tokens before t (at any
-    layer) or below layer L (at any token) depends on it. :meth:`prepare` computes those parts once — the keys and
-    values of the tokens before the split at every layer, and the input of layer L at the tokens from the split —
-    and :meth:`logits_at` runs the rest: the suffix tokens through layers L.. attending to the cached prefix. On a
-    model whose layers behave as the architecture table says this gives the full forward's logits up to float
-    rounding; callers check that once against a full forward (:meth:`matches`) before relying on it.
-
-    Hooks at sites of layer L and above see ``(rows, suffix width, d)`` activations: token ``split[row]`` of the
-    full sequence is suffix position 0.
-    """
-
-    anatomy: Anatomy
-    layer: int
-    split: torch.Tensor  # (rows,) first token that can change
-    suffix_ids: torch.Tensor  # (rows, width) token ids from the split on, right-padded
-    suffix_lengths: torch.Tensor  # (rows,)
-    hidden: torch.Tensor  # (rows, width, d) input of `layer` at the suffix tokens
-    prefix_mask: torch.Tensor  # (rows, prefix width) 1 at a row's own tokens before its split
-    cache: Any | None  # the model's key/value cache of the prefix tokens (None when no row has a prefix)
-
-    @classmethod
-    def prepare(cls, anatomy: Anatomy, batch: Batch, split: torch.Tensor, layer: int) -> SuffixForward:
-        """Run the parts of ``batch`` that do not depend on anything added at (``layer``, ``split``) (no grad)."""
-        model = anatomy.model
-        device = batch.input_ids.device
-        split = split.to(device)
-        suffix_lengths = batch.lengths - split
-        width = int(suffix_lengths.max())
-        index = (split[:, None] + torch.arange(width, device=device)[None]).clamp(max=batch.input_ids.shape[1] - 1)
-        prefix = int(split.max())
-        with torch.no_grad():
-            with layer_input(anatomy, layer) as record, stop_after(anatomy, Site(Component.BLOCK_OUTPUT, layer)):
-                model.base_model(**batch.model_inputs())
-            hidden = record["hidden"].gather(1, index[:, :, None].expand(-1, -1, record["hidden"].shape[-1]))
-            cache = None
-            if prefix > 0:
-                keyword = _cache_keyword(model.base_model)
-                out = model.base_model(
-                    input_ids=batch.input_ids[:, :prefix],
-                    attention_mask=batch.attention_mask[:, :prefix],
-                    use_cache=True,
-                )
-                cache = getattr(out, keyword, None)
-                if cache is None:
-                    cache = out.past_key_values
-        return cls(
-            anatomy=anatomy,
-            layer=layer,
-            split=split,
-            suffix_ids=batch.input_ids.gather(1, index),
-            suffix_lengths=suffix_lengths,
-            hidden=hidden,
-            prefix_mask=(torch.arange(prefix, device=device)[None] < split[:, None]).long(),
-            cache=cache,
-        )
-
-    def logits_at(self, rows: torch.Tensor, at_rows: torch.Tensor, at_cols: torch.Tensor) -> torch.Tensor:
-        """Float32 logits of the batch restricted to ``rows`` at (``at_rows[i]``, ``at_cols[i]``): ``at_rows``
-        index into ``rows``, ``at_cols`` are positions in the full sequence (at or after the row's split)."""
-        model = self.anatomy.model
-        device = self.hidden.device
-        rows = rows.to(device)
-        width = int(self.suffix_lengths[rows].max())
-        steps = torch.arange(width, device=device)
-        suffix_mask = (steps[None] < self.suffix_lengths[rows, None]).long()
-        inputs: dict[str, Any] = {
-            "input_ids": self.suffix_ids[rows, :width],
-            "attention_mask": torch.cat([self.prefix_mask[rows], suffix_mask], dim=1),
-            "position_ids": self.split[rows, None] + steps[None],
-        }
-        if self.cache is not None:
-            cache = copy.deepcopy(self.cache)
-            cache.batch_select_indices(rows)
-            inputs |= {_cache_keyword(model.base_model): cache, "use_cache": True}
-        with resume_at(self.anatomy, self.layer, self.hidden[rows, :width]):
-            hidden = model.base_model(**inputs).last_hidden_state
-        at_rows, at_cols = at_rows.to(device), at_cols.to(device)
-        return _unembed(model, hidden[at_rows, at_cols - self.split[rows][at_rows]])

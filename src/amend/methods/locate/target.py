@@ -31,8 +31,9 @@ from transformers import PreTrainedTokenizerBase
 
 from amend.architectures.anatomy import Anatomy, Component, Site
 from amend.errors import ConfigError, EditFailed
-from amend.forward import SuffixForward, lens_logits, logits_at
+from amend.forward import lens_logits, logits_at
 from amend.hooks import add_at_positions, capture, token_index
+from amend.methods.locate.suffix import SuffixForward
 from amend.requests import EditRequest, fill
 from amend.tokens import encode, pad_id, pad_right, target_ids
 
