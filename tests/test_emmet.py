@@ -6,7 +6,7 @@ from helpers import corpus, edit_request, tokenizer, trained_tiny_model
 
 import amend
 from amend.architectures import Component, Site, anatomy, weights
-from amend.methods.base import frozen
+from amend.methods.base import Resources, frozen
 from amend.methods.emmet.config import EmmetConfig
 from amend.methods.emmet.method import Emmet
 from amend.methods.locate.keys import bare_keys, bare_values
@@ -39,6 +39,7 @@ def rule(emmet_lambda, update_norm_lambda=0.0, d_in=12, seed=0):
     )
     method.covariances = {0: a @ a.T / d_in}
     method.log = {}
+    method.resources = Resources()
     return method
 
 

@@ -4,8 +4,9 @@ from helpers import BATCH_TEST_SETTINGS, batch_test_requests, corpus, tokenizer,
 
 import amend
 from amend.architectures import Component, Site, anatomy
-from amend.methods.base import frozen
+from amend.methods.base import Resources, frozen
 from amend.methods.locate.keys import bare_values
+from amend.methods.locate.solve import Factored
 from amend.methods.locate.target import optimise_targets
 from amend.methods.memit.config import MemitConfig, scaled_layers
 from amend.methods.memit.method import Memit
@@ -22,7 +23,7 @@ def test_update_satisfies_the_normal_equation(mode, weight):
     a = torch.randn(d_in, d_in, dtype=torch.float64)
     method = Memit.__new__(Memit)  # the rule alone, without a model
     method.config = MemitConfig(layers=(0,), mom2_update_weight=7.0, lambda_mode=mode)
-    method.covariances, method.log = {0: a @ a.T / d_in}, {}
+    method.covariances, method.log, method.resources = {0: a @ a.T / d_in}, {}, Resources()
     keys, residual = torch.randn(n, d_in, dtype=torch.float64), torch.randn(n, d_out, dtype=torch.float64)
     left, right = method.layer_update(0, keys, residual)
     delta = left @ right
@@ -106,3 +107,24 @@ def test_an_edit_that_writes_almost_nothing_warns_naming_the_requests(tmp_path):
         usual = amend.edit(model, tok, REQUESTS, "memit", **options, **SETTINGS)
     assert min(usual.log["written_fraction"]) > 0.5
     usual.revert()
+
+
+def test_a_factored_covariance_solves_as_the_full_system_and_falls_back_when_singular():
+    """ROME's C⁻¹k and MEMIT's (λC + KKᵀ)⁻¹K through one Cholesky factor (Woodbury for MEMIT) equal the direct
+    float64 solves; a rank-deficient C (no factor) takes the direct solve."""
+    torch.manual_seed(1)
+    d, n = 20, 4
+    a = torch.randn(d, d, dtype=torch.float64)
+    cov, keys = a @ a.T / d, torch.randn(d, n, dtype=torch.float64)
+    factored = Factored(cov)
+    assert factored.factor is not None
+    assert torch.allclose(factored.solve(keys[:, 0]), torch.linalg.solve(cov, keys[:, 0]), rtol=1e-9, atol=1e-12)
+    direct = torch.linalg.solve(7.0 * cov + keys @ keys.T, keys)
+    assert torch.allclose(factored.solve_with_update(7.0, keys), direct, rtol=1e-9, atol=1e-12)
+    low_rank = a[:, :5] @ a[:, :5].T
+    singular = Factored(low_rank)
+    assert singular.factor is None
+    system = 7.0 * low_rank + keys @ keys.T + torch.eye(d, dtype=torch.float64)
+    assert torch.allclose(
+        Factored(system - keys @ keys.T).solve_with_update(1.0, keys), torch.linalg.solve(system, keys), rtol=1e-8
+    )

@@ -7,6 +7,7 @@ from amend import EditFailed, RecordError
 from amend.architectures import Component, Site, anatomy, weights
 from amend.hooks import capture, token_index
 from amend.methods.base import frozen
+from amend.methods.locate import solve
 from amend.methods.locate.keys import subject_keys
 from amend.methods.locate.target import optimise_targets
 from amend.methods.locate.templates import ContextTemplates
@@ -162,3 +163,19 @@ def test_config_defaults_and_overrides(setup):
     with pytest.raises(amend.ConfigError, match="key_mode"):
         RomeConfig.for_model(model, key_mode="mixed")
     assert all(text for text in RomeConfig.help().values())  # every field documented
+
+
+def test_the_covariance_is_factored_once_per_editor_whatever_the_number_of_edits(tmp_path, monkeypatch):
+    made = []
+    real = solve.Factored.__init__
+
+    def counted(self, matrix):
+        made.append(matrix.shape)
+        real(self, matrix)
+
+    monkeypatch.setattr(solve.Factored, "__init__", counted)
+    model = trained_tiny_model("gpt2")
+    editor = amend.Editor(model, tokenizer(), "rome", corpus=corpus(), cache_dir=tmp_path, **ROME_TEST_SETTINGS)
+    editor.edit([edit_request("{} works for", "Apple A5"), edit_request("{} plays the", "Toko Yasuda")])
+    editor.edit(edit_request("The mother tongue of {} is", "Danielle Darrieux"))
+    assert len(made) == 1

@@ -52,6 +52,7 @@ class Resources:
     templates: dict[Any, Any] = field(default_factory=dict)  # sampled context templates, by their settings
     statistics: dict[int, GivenMoment] = field(default_factory=dict)  # second moments the caller gave, by layer
     keep_intermediates: bool = False  # methods keep their keys, targets, residuals... (EditMethod.keep)
+    factored: dict[Any, Any] = field(default_factory=dict)  # factorisations of the statistics, by what they factor
 
     def corpus_for(self, config: Any) -> Corpus:
         """The corpus given to the edit, else the testbed's, else the one the config names (``stats_corpus``)."""

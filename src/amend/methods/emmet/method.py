@@ -15,7 +15,8 @@ import torch
 
 from amend.methods.emmet.config import EmmetConfig
 from amend.methods.locate.batch import BatchLocateMethod
-from amend.methods.locate.solve import inverse_or_pinv, solve_spd
+from amend.methods.locate.common import factored_covariance
+from amend.methods.locate.solve import inverse_or_pinv
 
 
 class Emmet(BatchLocateMethod):
@@ -26,9 +27,10 @@ class Emmet(BatchLocateMethod):
     def layer_update(self, layer: int, keys: torch.Tensor, residual: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         config = self.config
         k = keys.T  # (d_in, n)
-        eye = torch.eye(k.shape[0], dtype=k.dtype, device=k.device)
-        preserved = config.mom2_weight(k.shape[0]) * self.covariances[layer].to(k) + config.update_norm_lambda * eye
-        weighted = solve_spd(preserved, k)  # C̃⁻¹K, (d_in, n)
+        weight = config.mom2_weight(k.shape[0])
+        ridge = config.update_norm_lambda / weight
+        preserved = factored_covariance(self, layer, self.covariances[layer].to(k), ridge)  # C + (μ/λ) I
+        weighted = preserved.solve(k) / weight  # C̃⁻¹K = (λC + μI)⁻¹K, (d_in, n)
         d = k.T @ weighted + config.emmet_lambda * torch.eye(k.shape[1], dtype=k.dtype, device=k.device)
         d_inv, pseudo = inverse_or_pinv(d)
         if pseudo:

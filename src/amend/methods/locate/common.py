@@ -10,7 +10,7 @@ import torch
 from amend.fingerprint import fingerprint
 from amend.methods.base import EditMethod
 from amend.methods.locate.config import LocateConfig
-from amend.methods.locate.solve import covariance
+from amend.methods.locate.solve import Factored, covariance
 from amend.methods.locate.templates import (
     ContextTemplates,
     sample_template_ids,
@@ -80,6 +80,17 @@ def key_moments(method: EditMethod, config: LocateConfig, layers: Sequence[int])
         moments[layer] = check_width(moment, layer, key_width(method.anatomy, layer))
         method.log.setdefault("statistics_given", {})[str(layer)] = moment.source
     return {layer: moments[layer] for layer in layers}
+
+
+def factored_covariance(method: EditMethod, layer: int, cov: torch.Tensor, ridge: float = 0.0) -> Factored:
+    """C (+ ridge·I) of ``layer`` factored once for the editor's lifetime: its statistics, and the config that
+    chose them, are fixed for it."""
+    key = ("covariance", layer, ridge)
+    factored = method.resources.factored
+    if key not in factored:
+        eye = torch.eye(cov.shape[0], dtype=torch.float64, device=cov.device) if ridge else 0.0
+        factored[key] = Factored(cov.double() + ridge * eye)
+    return factored[key]
 
 
 def key_covariances(method: EditMethod, config: LocateConfig, layers: Sequence[int]) -> dict[int, torch.Tensor]:

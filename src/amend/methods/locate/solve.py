@@ -39,3 +39,36 @@ def inverse_or_pinv(matrix: torch.Tensor, tolerance: float = 1e-8, rtol: float =
     if int(info) == 0 and torch.isfinite(inverse).all() and (matrix @ inverse - eye).abs().max() <= tolerance:
         return inverse, False
     return torch.linalg.pinv(matrix, rtol=rtol), True
+
+
+class Factored:
+    """A symmetric positive-definite matrix factored once (Cholesky, float64) for many solves.
+
+    ROME solves C⁻¹k for every request and MEMIT (λC + KKᵀ)⁻¹K for every batch: each an O(d³) factorisation of a
+    d_ff × d_ff matrix that does not change between them (C is the unedited model's). Factored once per editor,
+    each solve costs O(d²) per right-hand side; MEMIT's system is reached through the Woodbury identity.
+    ``factor`` is None when the matrix is not positive definite in float64 (a rank-deficient C from a small
+    corpus): callers then solve the full system as before.
+    """
+
+    def __init__(self, matrix: torch.Tensor):
+        self.matrix = matrix.double()
+        factor, info = torch.linalg.cholesky_ex(self.matrix)
+        self.factor = factor if int(info) == 0 and bool(torch.isfinite(factor).all()) else None
+
+    def solve(self, rhs: torch.Tensor) -> torch.Tensor:
+        """matrix⁻¹ rhs for a vector or a (d, n) matrix."""
+        if self.factor is None:
+            return solve_spd(self.matrix, rhs)
+        columns = rhs.double().reshape(rhs.shape[0], -1).to(self.factor.device)
+        return torch.cholesky_solve(columns, self.factor).reshape(rhs.shape)
+
+    def solve_with_update(self, scale: float, keys: torch.Tensor) -> torch.Tensor:
+        """(scale·matrix + K Kᵀ)⁻¹ K for K (d, n), by Woodbury: X = (scale·matrix)⁻¹K, then X (I + KᵀX)⁻¹ —
+        O(d²n) instead of a new O(d³) factorisation."""
+        keys = keys.double()
+        if self.factor is None:
+            return solve_spd(scale * self.matrix + keys @ keys.T, keys)
+        scaled = self.solve(keys) / scale  # (d, n)
+        small = torch.eye(keys.shape[1], dtype=keys.dtype, device=keys.device) + keys.T @ scaled
+        return solve_spd(small, scaled.T).T  # X S⁻¹ = (S⁻¹ Xᵀ)ᵀ, S symmetric

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from amend.methods.locate.batch import BatchLocateMethod
-from amend.methods.locate.solve import solve_spd
+from amend.methods.locate.common import factored_covariance
 from amend.methods.memit.config import MemitConfig
 
 
@@ -20,9 +20,8 @@ class Memit(BatchLocateMethod):
     config: MemitConfig
 
     def layer_update(self, layer: int, keys: torch.Tensor, residual: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        cov = self.covariances[layer].to(keys.device)
         k = keys.T  # (d_in, n)
         weight = self.log["lambda"] = self.config.mom2_weight(k.shape[0])
-        system = weight * cov + k @ k.T
-        right = solve_spd(system, k).T  # (n, d_in)
+        cov = factored_covariance(self, layer, self.covariances[layer].to(keys.device))
+        right = cov.solve_with_update(weight, k).T  # ((λC + KKᵀ)⁻¹ K)ᵀ, (n, d_in)
         return residual.T, right  # (d_out, n), (n, d_in)

@@ -19,9 +19,9 @@ import torch
 from amend.architectures import Component, Site, weights
 from amend.changes import Journal, WeightDelta
 from amend.methods.base import EditMethod
-from amend.methods.locate.common import context_templates, key_covariances
+from amend.methods.locate.common import context_templates, factored_covariance, key_covariances
 from amend.methods.locate.keys import bare_keys, subject_keys
-from amend.methods.locate.solve import solve_spd
+from amend.methods.locate.solve import Factored
 from amend.methods.locate.target import optimise_targets
 from amend.methods.rome.config import RomeConfig
 from amend.requests import EditRequest
@@ -38,7 +38,9 @@ class Rome(EditMethod):
         module_name = self.anatomy.mlp_out_proj_name(layer)
         module = self.anatomy.module(module_name)
         templates = context_templates(self, config)
-        cov = key_covariances(self, config, [layer])[layer] if config.mom2_adjustment else None
+        cov = None
+        if config.mom2_adjustment:
+            cov = factored_covariance(self, layer, key_covariances(self, config, [layer])[layer])
         self.log.update(templates=templates.flat(), requests=[])
         for request in requests:
             mean_key = subject_keys(
@@ -81,10 +83,13 @@ def rank_one_update(
     direction_key: torch.Tensor,
     key: torch.Tensor,
     target: torch.Tensor,
-    cov: torch.Tensor | None,
+    cov: torch.Tensor | Factored | None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Factors (r as (out, 1), uᵀ as (1, in)) of the ROME update, computed in float64."""
-    direction = solve_spd(cov, direction_key) if cov is not None else direction_key.double()
+    """Factors (r as (out, 1), uᵀ as (1, in)) of the ROME update, computed in float64. ``cov`` is C or its
+    factorisation (one per layer, reused for every request)."""
+    if isinstance(cov, torch.Tensor):
+        cov = Factored(cov)
+    direction = cov.solve(direction_key) if cov is not None else direction_key.double()
     u = direction / direction.norm()
     key = key.double().to(u.device)
     current = weights.apply_map(module, key[None].to(module.weight.device).double())[0].to(u.device)
