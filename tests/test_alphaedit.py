@@ -5,7 +5,7 @@ from helpers import BATCH_TEST_SETTINGS, corpus, edit_request, tokenizer, traine
 import amend
 from amend.architectures import Component, Site, anatomy
 from amend.hooks import capture
-from amend.methods.alphaedit.method import state_key
+from amend.methods.alphaedit.method import AlphaEdit, state_key
 from amend.methods.locate.keys import subject_keys
 from amend.methods.locate.templates import ContextTemplates
 from amend.stats import Corpus, StatsCache, StatsSettings
@@ -143,3 +143,26 @@ def test_a_threshold_given_without_its_mode_is_absolute_and_the_world_gives_both
     assert (given.threshold_mode, given.nullspace_threshold) == ("absolute", 0.5)  # not the world's unit
     come = ComeConfig.for_model(model, base="alphaedit", nullspace_threshold=0.5)
     assert come.threshold_mode == "absolute"  # CoME layers its base's defaults with the same rule
+
+
+def test_the_kept_projection_of_earlier_keys_gives_the_updates_of_recomputing_it(tmp_path, monkeypatch):
+    """P C_p is computed once and then grown by (P Kᵀ) K after each batch; a run that recomputes P C_p densely at
+    every batch writes the same weights (to float64 rounding)."""
+    tok = tokenizer()
+    kept, dense = trained_tiny_model("gpt2"), trained_tiny_model("gpt2")
+    kept_editor = editor(kept, tok, tmp_path)
+    for batch in (FIRST, SECOND, FIRST):
+        kept_editor.edit(batch)
+    assert any(key[0] == "projected_previous" for key in kept_editor.resources.factored if isinstance(key, tuple))
+    real = AlphaEdit.projected_previous
+
+    def recomputed(self, layer, projector):
+        self.resources.factored.pop(("projected_previous", layer), None)
+        return real(self, layer, projector)
+
+    monkeypatch.setattr(AlphaEdit, "projected_previous", recomputed)
+    dense_editor = editor(dense, tok, tmp_path)
+    for batch in (FIRST, SECOND, FIRST):
+        dense_editor.edit(batch)
+    for a, b in zip(kept.parameters(), dense.parameters(), strict=True):
+        assert torch.allclose(a, b, rtol=1e-6, atol=1e-7)

@@ -35,11 +35,25 @@ class AlphaEdit(BatchLocateMethod):
         projector = self.projectors()[layer].to(keys.device)
         self.keep(f"projector.{layer}", projector)
         k = keys.T  # (d_in, n)
-        previous = self.resources.state.get(state_key(layer))
-        accumulated = k @ k.T if previous is None else k @ k.T + previous.to(k)
-        system = projector @ accumulated + self.config.l2 * torch.eye(k.shape[0], dtype=k.dtype, device=k.device)
-        right = solve_spd(system, projector @ k).T  # (n, d_in): ΔW = R (M⁻¹ P K)ᵀ = (M⁻¹ P K Rᵀ)ᵀ
+        projected = projector @ k  # P K, (d_in, n)
+        system = projected @ k.T + self.config.l2 * torch.eye(k.shape[0], dtype=k.dtype, device=k.device)
+        previous = self.projected_previous(layer, projector)
+        if previous is not None:
+            system = system + previous.to(k)  # P (K Kᵀ + C_p) + αI, without a d³ product per batch
+        right = solve_spd(system, projected).T  # (n, d_in): ΔW = R (M⁻¹ P K)ᵀ = (M⁻¹ P K Rᵀ)ᵀ
         return residual.T, right
+
+    def projected_previous(self, layer: int, projector: torch.Tensor) -> torch.Tensor | None:
+        """P C_p of ``layer``: computed once from the state, then kept up to date as each batch adds its keys
+        (:meth:`after_batch`), for as long as the state tensor it was computed from is the editor's."""
+        previous = self.resources.state.get(state_key(layer))
+        if previous is None:
+            return None
+        kept = self.resources.factored.get(("projected_previous", layer))
+        if kept is None or kept[0] is not previous:
+            kept = (previous, projector @ previous.to(projector))
+            self.resources.factored[("projected_previous", layer)] = kept
+        return kept[1]
 
     def after_batch(self, requests: Sequence[EditRequest], templates) -> None:
         state = self.resources.state
@@ -48,17 +62,24 @@ class AlphaEdit(BatchLocateMethod):
                 self.anatomy, self.tokenizer, requests, templates, layer, rule=self.config.fact_token, average="grouped"
             ).double()
             outer = keys.T @ keys
-            state[state_key(layer)] = outer if state_key(layer) not in state else state[state_key(layer)] + outer
+            old = state.get(state_key(layer))
+            state[state_key(layer)] = outer if old is None else old + outer
+            kept = self.resources.factored.get(("projected_previous", layer))
+            if kept is not None and kept[0] is old:  # P (C_p + K Kᵀ) = P C_p + (P Kᵀ) K: O(d² n)
+                projector = self.projectors()[layer].to(keys)
+                update = (projector @ keys.T) @ keys
+                self.resources.factored[("projected_previous", layer)] = (state[state_key(layer)], kept[1] + update)
 
     def projectors(self) -> dict[int, torch.Tensor]:
-        """P per layer: cached beside the statistics, or (for statistics the caller gave) computed here."""
-        if not hasattr(self, "_projectors"):
-            config, resources = self.config, self.resources
+        """P per layer: cached beside the statistics, or (for statistics the caller gave) computed here; loaded
+        once per editor."""
+        config, resources = self.config, self.resources
+        if "projectors" not in resources.factored:
             given = [layer for layer in config.layers if layer in resources.statistics]
             rest = [layer for layer in config.layers if layer not in resources.statistics]
-            self._projectors = {}
+            projectors = {}
             if rest:
-                self._projectors = resources.stats.projectors(
+                projectors = resources.stats.projectors(
                     self.anatomy,
                     self.tokenizer,
                     rest,
@@ -71,7 +92,8 @@ class AlphaEdit(BatchLocateMethod):
                     present_id=resources.present_fingerprint,
                 )
             for layer, moment in key_moments(self, config, given).items():
-                self._projectors[layer] = null_space_projector(
+                projectors[layer] = null_space_projector(
                     moment.mean().double(), config.nullspace_threshold, config.threshold_mode
                 )
-        return self._projectors
+            resources.factored["projectors"] = projectors
+        return resources.factored["projectors"]

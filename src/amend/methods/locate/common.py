@@ -60,26 +60,30 @@ def stats_corpus(method: EditMethod) -> Corpus:
 
 def key_moments(method: EditMethod, config: LocateConfig, layers: Sequence[int]) -> dict[int, SecondMoment]:
     """The second moments of the MLP keys at each layer: those the caller gave (recorded in the method's log), the
-    others from the cache or computed in one pass."""
+    others from the cache or computed in one pass; read once per editor (its statistics and config are fixed)."""
     resources = method.resources
-    given = {layer: resources.statistics[layer] for layer in layers if layer in resources.statistics}
-    rest = [layer for layer in layers if layer not in given]
-    moments = {}
-    if rest:
-        moments = resources.stats.second_moments(
-            method.anatomy,
-            method.tokenizer,
-            rest,
-            stats_corpus(method),
-            config.stats_settings(),
-            progress=resources.progress,
-            model_id=resources.base_fingerprint,
-            present_id=resources.present_fingerprint,
+    kept = resources.factored.setdefault("moments", {})
+    missing = [layer for layer in layers if layer not in kept and layer not in resources.statistics]
+    if missing:
+        kept.update(
+            resources.stats.second_moments(
+                method.anatomy,
+                method.tokenizer,
+                missing,
+                stats_corpus(method),
+                config.stats_settings(),
+                progress=resources.progress,
+                model_id=resources.base_fingerprint,
+                present_id=resources.present_fingerprint,
+            )
         )
-    for layer, moment in given.items():
-        moments[layer] = check_width(moment, layer, key_width(method.anatomy, layer))
-        method.log.setdefault("statistics_given", {})[str(layer)] = moment.source
-    return {layer: moments[layer] for layer in layers}
+    for layer in layers:
+        given = resources.statistics.get(layer)
+        if given is not None:
+            if layer not in kept:
+                kept[layer] = check_width(given, layer, key_width(method.anatomy, layer))
+            method.log.setdefault("statistics_given", {})[str(layer)] = given.source
+    return {layer: kept[layer] for layer in layers}
 
 
 def factored_covariance(method: EditMethod, layer: int, cov: torch.Tensor, ridge: float = 0.0) -> Factored:
