@@ -89,7 +89,16 @@ class BatchLocateMethod(EditMethod):
     ) -> TargetResult:
         """The target optimisation toward ``answer`` at ``site`` and the sites optimised jointly with it."""
         sites = [site, *self.joint_sites(site)]
-        return optimise_targets(self.anatomy, self.tokenizer, requests, templates, sites, settings, answer=answer)
+        return optimise_targets(
+            self.anatomy,
+            self.tokenizer,
+            requests,
+            templates,
+            sites,
+            settings,
+            answer=answer,
+            progress=self.resources.progress,
+        )
 
     def joint_sites(self, site: Site) -> list[Site]:
         """Sites whose δ is optimised together with the target's but never written (PMET: the attention output)."""

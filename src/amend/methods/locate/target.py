@@ -27,6 +27,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import torch
+from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
 from amend.architectures.anatomy import Anatomy, Component, Site
@@ -102,12 +103,14 @@ def optimise_targets(
     settings: TargetSettings,
     *,
     answer: Callable[[EditRequest], str] = lambda request: request.target_new,
+    progress: bool = False,
 ) -> TargetResult:
     """Optimise one δ per request at ``site`` (see the module docstring). ``templates[0]`` must be ``"{}"``.
 
     With several sites, each gets its own δ; ``init`` and ``delta`` of the result are the first site's and
     ``joint`` holds the targets reached at the others. Requests go through in groups of
-    ``settings.requests_per_pass``: they are independent, so grouping changes only speed and memory.
+    ``settings.requests_per_pass``: they are independent, so grouping changes only speed and memory. ``progress``
+    shows a bar over the groups (a batch of 100 takes minutes on a CPU).
     """
     if not templates or templates[0] != "{}":
         raise ValueError("the first context template must be the bare prompt '{}'")
@@ -120,9 +123,10 @@ def optimise_targets(
             f"({max(s.layer for s in sites)}) and below {anatomy.num_layers}: the loss must see the target vector"
         )
     size = settings.requests_per_pass
+    starts = range(0, len(requests), size)
+    shown = tqdm(starts, desc="target vectors", unit="group", leave=False, disable=not progress or len(starts) < 2)
     parts = [
-        _optimise_group(anatomy, tokenizer, requests[i : i + size], templates, sites, settings, answer)
-        for i in range(0, len(requests), size)
+        _optimise_group(anatomy, tokenizer, requests[i : i + size], templates, sites, settings, answer) for i in shown
     ]
     return parts[0] if len(parts) == 1 else _concatenate(parts)
 
