@@ -269,3 +269,19 @@ def test_the_lens_of_the_last_layer_is_the_models_logits(model_type):
         logits = body.model(input_ids=ids).logits[0].float()
     with torch.no_grad():
         assert torch.allclose(lens_logits(body, records[site][0]), logits, atol=1e-5)
+
+
+@pytest.mark.parametrize("model_type", ["gpt2", "llama", "qwen2"])
+def test_the_partial_forward_with_rows_that_have_no_prefix(model_type):
+    """Without a BOS and with the subject's first token as the fact token, prompts that start with the subject have
+    nothing before the split: mixed with rows that have a prefix, and alone (no key/value cache at all)."""
+    body, tok = anatomy(tiny_model(model_type).double()), tokenizer(False)
+    for param in body.model.parameters():
+        param.requires_grad_(False)
+    settings = TargetSettings(steps=6, early_stop_loss=0.0, fact_token="subject_first")
+    site = Site(Component.MLP_OUTPUT, 1)
+    for requests in (REQUESTS, REQUESTS[1:]):  # the first request's subject is mid-prompt
+        full = optimise_targets(body, tok, requests, ["{}"], site, replace(settings, reuse_frozen=False))
+        partial = optimise_targets(body, tok, requests, ["{}"], site, settings)
+        assert partial.partial_forward == "checked"
+        assert float((partial.delta - full.delta).norm() / full.delta.norm()) < 1e-6
