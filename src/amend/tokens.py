@@ -58,7 +58,9 @@ def target_ids_many(
     if not pairs:
         return []
     targets = [with_leading_space(target) for _, target in pairs]
-    prompts = _encode_many(tokenizer, [prompt for prompt, _ in pairs])
+    unique = list(dict.fromkeys(prompt for prompt, _ in pairs))  # an answer and its foil share their prompt
+    encoded = dict(zip(unique, _encode_many(tokenizer, unique), strict=True))
+    prompts = [encoded[prompt] for prompt, _ in pairs]
     joints = _encode_many(tokenizer, [prompt + target for (prompt, _), target in zip(pairs, targets, strict=True)])
     out = []
     for (prompt_text, target), prompt, joint in zip(pairs, prompts, joints, strict=True):

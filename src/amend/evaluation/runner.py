@@ -136,7 +136,7 @@ def evaluate(
     requests = as_requests(list(requests))
     items = task(settings.task).items(requests)
     setup = None
-    lm: LanguageModel = CausalLM(model, tokenizer, batch_size=settings.forward_batch_size)
+    lm: LanguageModel = CausalLM(model, tokenizer, batch_size=settings.forward_batch_size, progress=settings.progress)
     method_cls = None if method is None else load_method(method)
     if method_cls is not None:
         method_settings = method_config(method_cls, model, config, **overrides)

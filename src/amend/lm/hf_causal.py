@@ -36,11 +36,13 @@ class CausalLM:
         *,
         batch_size: int = 64,
         padding_side: str = "right",
+        progress: bool = True,
     ):
         self.model = model
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.padding_side = padding_side
+        self.progress = progress  # bars on calls of PROGRESS_FROM batches or more
         self._pairs: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
 
     def tokens(self, prompt: str, answer: str) -> tuple[list[int], list[int]]:
@@ -59,7 +61,8 @@ class CausalLM:
         rows = [prompt + answer[:-1] for prompt, answer in encoded]
         results: list[Scored | None] = [None] * len(pairs)
         chunks = self._chunks(rows)
-        for chunk in tqdm(chunks, desc="scoring", unit="batch", leave=False, disable=len(chunks) < PROGRESS_FROM):
+        quiet = not self.progress or len(chunks) < PROGRESS_FROM
+        for chunk in tqdm(chunks, desc="scoring", unit="batch", leave=False, disable=quiet):
             batch = pad([rows[i] for i in chunk], pad_id(self.tokenizer), self.padding_side)
             for i, scored in zip(chunk, self._score_batch(batch, [encoded[i] for i in chunk]), strict=True):
                 results[i] = scored
@@ -102,7 +105,8 @@ class CausalLM:
         pad_token = pad_id(self.tokenizer)
         sampling = {"do_sample": False} if top_k is None else {"do_sample": True, "top_k": top_k, "top_p": 1.0}
         chunks = self._chunks(rows)
-        shown = tqdm(chunks, desc="generating", unit="batch", leave=False, disable=len(chunks) < PROGRESS_FROM)
+        quiet = not self.progress or len(chunks) < PROGRESS_FROM
+        shown = tqdm(chunks, desc="generating", unit="batch", leave=False, disable=quiet)
         for number, chunk in enumerate(shown):
             batch = pad([rows[i] for i in chunk], pad_token, "left").to(device)
             limit = max(max_new_tokens[i] for i in chunk)
