@@ -127,41 +127,14 @@ def test_the_command_line_takes_a_layers_statistics_file(tmp_path):
     tokenizer().save_pretrained(tmp_path / "model")
     _write_npz(tmp_path / "layer0.npz", _moment(model, 0, tmp_path))
     (tmp_path / "edits.json").write_text(json.dumps([edit_request("{} works for", "Apple A5").to_dict()]))
+    model_args = ["edit", "--model", str(tmp_path / "model"), "--requests", str(tmp_path / "edits.json")]
     overrides = [f"--set={k}={json.dumps(v)}" for k, v in ROME_TEST_SETTINGS.items()]
-    result = CliRunner().invoke(
-        app,
-        [
-            "edit",
-            "--model",
-            str(tmp_path / "model"),
-            "--requests",
-            str(tmp_path / "edits.json"),
-            "--out",
-            str(tmp_path / "out"),
-            "--stats",
-            f"0={tmp_path / 'layer0.npz'}",
-            "--cache-dir",
-            str(tmp_path / "c"),
-            *overrides,
-        ],
-    )
+    stats = ["--stats", f"0={tmp_path / 'layer0.npz'}", "--cache-dir", str(tmp_path / "c")]
+    result = CliRunner().invoke(app, [*model_args, "--out", str(tmp_path / "out"), *stats, *overrides])
     assert result.exit_code == 0, result.output
     assert "layer0.npz@" in (tmp_path / "out" / "patch.json").read_text()
     assert not list((tmp_path / "c").rglob("*mom2*"))  # nothing computed
-    refused = CliRunner().invoke(
-        app,
-        [
-            "edit",
-            "--model",
-            str(tmp_path / "model"),
-            "--requests",
-            str(tmp_path / "edits.json"),
-            "--out",
-            str(tmp_path / "o2"),
-            "--stats",
-            "x=1",
-        ],
-    )
+    refused = CliRunner().invoke(app, [*model_args, "--out", str(tmp_path / "o2"), "--stats", "x=1"])
     assert refused.exit_code != 0 and "LAYER=FILE" in str(refused.exception)
 
 
