@@ -4,7 +4,10 @@
 #
 #   bench/smollm2.sh data         # the request files: CounterFact's three 300-record samples as one file, and the
 #                                 # 1,000 sequential edits (those 900 + 100 MQuAKE-hard rewrites of other facts)
-#   bench/smollm2.sh single N M   # single edits of method M on the first N records the model knows
+#   bench/smollm2.sh single N M   # single edits of method M on the first N records the model knows, with the
+#                                 # fluency of a top-k generation from each edit prompt (EasyEdit's protocol)
+#   bench/smollm2.sh batch M      # 100 edits of method M at once (the first 100 known records), then reverted
+#                                 # (CoME on AlphaEdit: TAG=alphaedit EXTRA="--set base=alphaedit" ... batch come)
 #   bench/smollm2.sh sequential M # 1,000 sequential edits of method M in batches of 100, all edits measured every 200
 #   bench/smollm2.sh trace N      # causal traces of the first N known records
 set -euo pipefail
@@ -34,7 +37,12 @@ PY
   ;;
 single)
   .venv/bin/amend evaluate --testbed smollm2 --dataset counterfact-easyedit --path "$OUT/counterfact900.json" \
-    --known --num-edits "$2" --method "$3" --mode single --threads "$THREADS" --out "$OUT/single-$3-$2"
+    --dataset-option generation=prompt --generation top_k \
+    --known --num-edits "$2" --method "$3" --mode single --threads "$THREADS" --out "$OUT/single-$3-$2" ${EXTRA:-}
+  ;;
+batch)
+  .venv/bin/amend evaluate --testbed smollm2 --dataset counterfact-easyedit --path "$OUT/counterfact900.json" \
+    --known --num-edits 100 --method "$2" --mode batch --threads "$THREADS" --out "$OUT/batch100-$2${TAG:+-$TAG}" ${EXTRA:-}
   ;;
 sequential)
   .venv/bin/amend evaluate --testbed smollm2 --requests "$OUT/sequential1000.json" --method "$2" \
@@ -46,7 +54,7 @@ trace)
     --known --num "$2" --samples 3 --threads "$THREADS" --out "$OUT/trace-$2"
   ;;
 *)
-  sed -n 2,11p "$0"
+  sed -n 2,13p "$0"
   exit 2
   ;;
 esac

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+import amend
 from amend import EditRequest, Probe, Rephrase, datasets
 from amend.datasets import MultimodalRequest
 
@@ -164,3 +165,17 @@ def test_layout_quirks_do_not_change_what_loads(name, path, tmp_path):
     expected = datasets.load(name, DATA / path)
     for variant in (crlf, compact, lines):
         assert datasets.load(name, variant) == expected
+
+
+def test_counterfact_easyedit_can_take_its_edit_prompt_as_the_generation_prompt():
+    """EasyEdit measures fluency by generating from the edit prompt; the flat layout has no generation prompts."""
+    path = DATA / "counterfact-easyedit/counterfact-val.first300.json"
+    plain, generating = (
+        datasets.load("counterfact-easyedit", path),
+        datasets.load("counterfact-easyedit", path, generation="prompt"),
+    )
+    assert plain[3].generation == () and generating[3].generation == (
+        raw(path.relative_to(DATA).as_posix())[3]["prompt"],
+    )
+    with pytest.raises(amend.errors.ConfigError, match="generation"):
+        datasets.load("counterfact-easyedit", path, generation="paraphrase")

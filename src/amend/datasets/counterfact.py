@@ -20,6 +20,7 @@ its ``locality_ground_truth``. The ``case_id`` of either layout is the request i
 from __future__ import annotations
 
 from amend.datasets.fields import Record
+from amend.errors import ConfigError
 from amend.requests import EditRequest, Probe, Rephrase
 
 PARAPHRASE, NEIGHBORHOOD, ATTRIBUTE = "paraphrase", "neighborhood", "attribute"
@@ -59,8 +60,18 @@ def parse_nested(record: Record) -> list[EditRequest]:
     return [request]
 
 
-def parse_flat(record: Record) -> list[EditRequest]:
-    """One request from an EasyEdit flat CounterFact record."""
+GENERATION_SOURCES = ("none", "prompt")
+
+
+def parse_flat(record: Record, generation: str = "none") -> list[EditRequest]:
+    """One request from an EasyEdit flat CounterFact record.
+
+    The flat layout has no generation prompts; ``generation="prompt"`` makes the filled edit prompt the request's
+    one generation prompt, as EasyEdit measures fluency (its ``test_generation_quality`` generates from the
+    ``prompt``). Consistency still needs reference texts about the new object, which this layout does not carry.
+    """
+    if generation not in GENERATION_SOURCES:
+        raise ConfigError(f"counterfact-easyedit generation must be one of {GENERATION_SOURCES}, not {generation!r}")
     if record.has("requested_rewrite"):
         raise record.error("prompt", "absent from a nested record: use the dataset 'counterfact'")
     prompt, subject = record.template("prompt", "subject")
@@ -74,6 +85,7 @@ def parse_flat(record: Record) -> list[EditRequest]:
         target_true=record.text("ground_truth"),
         rephrase=(Rephrase(record.text("rephrase_prompt"), PARAPHRASE),),
         locality=(Probe(record.text("locality_prompt"), record.text("locality_ground_truth"), NEIGHBORHOOD),),
+        generation=(record.text("prompt"),) if generation == "prompt" else (),
         id=record.record_id,
     )
     return [request]

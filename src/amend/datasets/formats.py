@@ -43,8 +43,10 @@ COUNTERFACT = Format(
 )
 COUNTERFACT_EASYEDIT = Format(
     "amend.datasets.counterfact:parse_flat",
-    "CounterFact, EasyEdit flat format (counterfact-edit/train/val.json)",
+    "CounterFact, EasyEdit flat format (counterfact-edit/train/val.json); option generation=none (default) or "
+    "prompt (the edit prompt as the generation prompt, EasyEdit's fluency)",
     id_key="case_id",
+    options=("generation",),
 )
 ZSRE = Format(
     "amend.datasets.zsre:parse",
