@@ -54,7 +54,7 @@ trace)
     --known --num "$2" --samples 3 --threads "$THREADS" --out "$OUT/trace-$2"
   ;;
 *)
-  sed -n 2,13p "$0"
+  sed -n 2,12p "$0"
   exit 2
   ;;
 esac
