@@ -30,7 +30,8 @@ class SuffixForward:
     values of the tokens before the split at every layer, and the input of layer L at the tokens from the split —
     and :meth:`logits_at` runs the rest: the suffix tokens through layers L.. attending to the cached prefix. On a
     model whose layers behave as the architecture table says this gives the full forward's logits up to float
-    rounding; callers check that once against a full forward (:meth:`matches`) before relying on it.
+    rounding; the target optimisation checks that once per group of requests against its first, full forward before
+    relying on it (architectures whose layers need more than their input, or take no cache, fail the check).
 
     Hooks at sites of layer L and above see ``(rows, suffix width, d)`` activations: token ``split[row]`` of the
     full sequence is suffix position 0.
