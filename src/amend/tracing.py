@@ -25,6 +25,7 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from amend.architectures import Component, Site, anatomy
+from amend.forward import unembed
 from amend.hooks import capture, hook_sites, noise_at_embeddings, subject_span
 from amend.requests import fill
 from amend.tokens import encode, target_ids
@@ -97,7 +98,7 @@ def trace(
     clean_inputs = torch.tensor([ids], device=device)
     sites = [Site(component, layer) for component in KINDS.values() for layer in range(body.num_layers)]
     with capture(body, sites) as clean_states:
-        logits = model(input_ids=clean_inputs).logits[0, -1].float()
+        logits = _last_logits(model, clean_inputs)[0]
     if answer is None:
         answer = tokenizer.decode([int(logits.argmax())])
     answer_id = target_ids(tokenizer, text, answer)[1][0]  # the answer's first token, as the reference
@@ -128,9 +129,15 @@ def _probabilities(model, ids, span, noise, answer_id, conditions, body, clean_s
         inputs = torch.tensor([ids] * len(chunk), device=device)
         transforms = _restorations([condition for condition, _ in chunk], body, clean_states, window)
         with noise_at_embeddings(model, span, noise[[s for _, s in chunk]]), hook_sites(body, transforms):
-            logits = model(input_ids=inputs).logits[:, -1].float()
+            logits = _last_logits(model, inputs)
         out.append(logits.softmax(-1)[:, answer_id].cpu())
     return torch.cat(out)
+
+
+def _last_logits(model, inputs: torch.Tensor) -> torch.Tensor:
+    """Float32 logits at the last position only: unembedding every position costs a fifth of SmolLM2's compute
+    per token, which a trace's thousands of forwards would otherwise pay for nothing."""
+    return unembed(model, model.base_model(input_ids=inputs).last_hidden_state[:, -1])
 
 
 def _restorations(conditions, body, clean_states, window):
