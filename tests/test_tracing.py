@@ -3,10 +3,12 @@ corrupted run is another; the heat map and JSON are written; a layer is recommen
 
 import json
 
+import pytest
 import torch
-from helpers import facts, tokenizer, trained_tiny_model
+from helpers import facts, tiny_model, tokenizer, trained_tiny_model
 from typer.testing import CliRunner
 
+from amend import tracing
 from amend.cli.app import app
 from amend.tracing import plot_trace, recommend_layer, trace
 
@@ -39,3 +41,18 @@ def test_amend_trace_writes_json_and_png_and_recommends_a_layer(tmp_path):
     assert saved["recommended_layer"] in range(3) and len(saved["traces"]) == 1
     assert torch.tensor(saved["traces"][0]["scores"]["mlp"]).shape[0] == 3
     assert (tmp_path / "out" / "trace.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("band", [1, 8])
+def test_the_partial_trace_computes_the_full_traces_probabilities(band, monkeypatch):
+    """Each restored run computed from the restored token and layer on (the corrupted run's keys, values and layer
+    inputs kept) gives the probabilities of running it in full: in float64, to rounding (band 1: every pass resumes
+    at its own layer)."""
+    monkeypatch.setattr(tracing, "RESUME_BAND", band)
+    for model_type in ("gpt2", "llama"):
+        model, tok = tiny_model(model_type).double(), tokenizer(model_type == "llama")
+        full = trace(model, tok, "The mother tongue of {} is", "Danielle Darrieux", samples=2, window=2, partial=False)
+        partial = trace(model, tok, "The mother tongue of {} is", "Danielle Darrieux", samples=2, window=2)
+        for kind in full.scores:
+            assert torch.allclose(partial.scores[kind], full.scores[kind], rtol=0, atol=1e-10), kind
+        assert partial.corrupted == pytest.approx(full.corrupted, abs=1e-12)
