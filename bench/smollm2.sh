@@ -10,6 +10,7 @@
 #                                 # (CoME on AlphaEdit: TAG=alphaedit EXTRA="--set base=alphaedit" ... batch come)
 #   bench/smollm2.sh sequential M # 1,000 sequential edits of method M in batches of 100, all edits measured every 200
 #   bench/smollm2.sh trace N      # causal traces of the first N known records
+#   bench/smollm2.sh prose M      # 30 single edits of M with statistics of English prose (Python's documentation)
 set -euo pipefail
 THREADS=${THREADS:-2}
 DATA=../shared/data
@@ -49,12 +50,23 @@ sequential)
     --mode sequential --batch-size 100 --checkpoint-every 2 --save-every 1 \
     --protocol probability --protocol token_accuracy --threads "$THREADS" --out "$OUT/sequential-$2"
   ;;
+prose)
+  .venv/bin/python - <<'PY'
+from pydoc_data.topics import topics  # the language reference's help texts, shipped with CPython (PSF licence)
+paragraphs = [" ".join(p.split()) for name in sorted(topics) for p in topics[name].split("\n\n")]
+kept = [p for p in paragraphs if len(p) > 200 and not p.startswith((">>>", "..."))]
+open("runs/smollm2/pydoc_corpus.txt", "w").write("\n".join(kept) + "\n")
+PY
+  .venv/bin/amend evaluate --testbed smollm2 --dataset counterfact-easyedit --path "$OUT/counterfact900.json" \
+    --known --num-edits 30 --method "$2" --mode single --corpus "$OUT/pydoc_corpus.txt" --threads "$THREADS" \
+    --out "$OUT/prose-$2"
+  ;;
 trace)
   .venv/bin/amend trace --testbed smollm2 --dataset counterfact-easyedit --path "$OUT/counterfact900.json" \
     --known --num "$2" --samples 3 --threads "$THREADS" --out "$OUT/trace-$2"
   ;;
 *)
-  sed -n 2,12p "$0"
+  sed -n 2,13p "$0"
   exit 2
   ;;
 esac
