@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import torch
 
@@ -28,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     bed = load_testbed("smollm2")
-    records = json.load(open(args.requests, encoding="utf-8"))[: args.edits]
+    records = json.loads(Path(args.requests).read_text(encoding="utf-8"))[: args.edits]
     requests = [request_from_dict(record, record_id=i) for i, record in enumerate(records)]
     for method in args.methods:
         deltas = {}
