@@ -2,8 +2,9 @@
 # The SmolLM2 experiments of docs/smollm2.md, on demand (hours on two CPU cores; each command prints its table and
 # writes results_<date>.json and samples_<date>.jsonl under runs/smollm2/). Run from the repository root after make.
 #
-#   bench/smollm2.sh data         # the request files: CounterFact's three 300-record samples as one file, and the
-#                                 # 1,000 sequential edits (those 900 + 100 MQuAKE-hard rewrites of other facts)
+#   bench/smollm2.sh data         # the request files: CounterFact's three 300-record samples as one file, the
+#                                 # 1,000 sequential edits (those 900 + 100 MQuAKE-hard rewrites of other facts), and
+#                                 # the records the model knows (known.json)
 #   bench/smollm2.sh single N M   # single edits of method M on the first N records the model knows, with the
 #                                 # fluency of a top-k generation from each edit prompt (EasyEdit's protocol)
 #   bench/smollm2.sh batch M      # 100 edits of method M at once (the first 100 known records), then reverted
@@ -34,6 +35,12 @@ for r in load("mquake", f"{data}mquake-hard/MQuAKE-hard.first300.json", skip_inv
         seen.add((r.subject, r.prompt))
         extra.append(dataclasses.replace(r, id=f"mquake-{r.record_id}", portability=(), group=None))
 json.dump([r.to_dict() for r in [*requests, *extra]], open("runs/smollm2/sequential1000.json", "w"))
+from amend.evaluation.known import known_requests
+from amend.lm import CausalLM
+from amend.testbeds import load as load_testbed
+bed = load_testbed("smollm2")
+known = known_requests(CausalLM(bed.model, bed.tokenizer), requests)  # 609 of the 900
+json.dump([r.to_dict() for r in known], open("runs/smollm2/known.json", "w"))
 PY
   ;;
 single)
@@ -66,7 +73,7 @@ trace)
     --known --num "$2" --samples 3 --threads "$THREADS" --out "$OUT/trace-$2"
   ;;
 *)
-  sed -n 2,13p "$0"
+  sed -n 2,14p "$0"
   exit 2
   ;;
 esac
