@@ -35,6 +35,7 @@ from hypothesis import strategies as st
 
 from amend import datasets
 from amend.datasets import DATASETS, dataset_format
+from amend.datasets.counterfact import GENERATION_SOURCES
 from amend.datasets.zsre import TARGETS
 from amend.errors import DatasetError, RecordError
 from amend.requests import MULTIMODAL, kind_of
@@ -339,10 +340,11 @@ def write(
 
 
 def options_for(name: str) -> st.SearchStrategy[dict[str, Any]]:
-    """Valid option sets of format ``name`` (any root, any zsRE convention)."""
+    """Valid option sets of format ``name`` (any root, any zsRE convention, any CounterFact generation source)."""
     accepted = dataset_format(name).options
+    choices = {"target": TARGETS, "generation": GENERATION_SOURCES}
     values = {
-        key: st.sampled_from(TARGETS) if key == "target" else st.one_of(TEXT, st.just("/tmp/images"))
+        key: st.sampled_from(choices[key]) if key in choices else st.one_of(TEXT, st.just("/tmp/images"))
         for key in accepted
     }
     return st.fixed_dictionaries({}, optional=values)
