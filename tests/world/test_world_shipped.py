@@ -61,6 +61,10 @@ def test_a_kl_prompt_predicting_the_old_object_is_left_out(shipped: Shipped) -> 
     with frozen(model):
         alone = optimise_targets(body, tokenizer, [request], ["{}"], site, settings).delta
         own = replace(settings, kl_prompts=(request.prompt, other))
-        assert torch.equal(optimise_targets(body, tokenizer, [request], ["{}"], site, own).delta, alone)
+        # The same vector up to the rounding of a differently padded batch (the partial forward pads the tokens
+        # after the fact token to the longest row).
+        left_out = optimise_targets(body, tokenizer, [request], ["{}"], site, own).delta
+        assert float((left_out - alone).norm() / alone.norm()) < 1e-5
         unknown = replace(request, target_true=None)
-        assert not torch.allclose(optimise_targets(body, tokenizer, [unknown], ["{}"], site, own).delta, alone)
+        kept = optimise_targets(body, tokenizer, [unknown], ["{}"], site, own).delta
+        assert float((kept - alone).norm() / alone.norm()) > 1e-2
