@@ -36,6 +36,14 @@ def lens_logits(anatomy: Anatomy, hidden: torch.Tensor) -> torch.Tensor:
     return unembed(anatomy.model, anatomy.module(anatomy.spec.final_norm)(hidden))
 
 
+def forward_with_cache(base_model: nn.Module, **inputs) -> tuple[torch.Tensor, object]:
+    """(last hidden state, key/value cache) of a base model's forward with ``use_cache``, whichever name the
+    installed transformers gives the cache."""
+    out = base_model(**inputs, use_cache=True)
+    cache = getattr(out, cache_keyword(base_model), None)
+    return out.last_hidden_state, cache if cache is not None else out.past_key_values
+
+
 def cache_keyword(base_model: nn.Module) -> str:
     """The keyword a base model takes its key/value cache under (renamed from ``past_key_values`` to ``cache`` in
     transformers 5)."""

@@ -27,7 +27,7 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from amend.architectures import Component, Site, anatomy
-from amend.forward import cache_keyword, unembed
+from amend.forward import forward_with_cache, unembed
 from amend.hooks import capture, hook_sites, noise_at_embeddings, subject_span
 from amend.hooks.resume import layer_input
 from amend.methods.locate.suffix import SuffixForward
@@ -152,10 +152,7 @@ def _corrupted_runs(body, ids: list[int], span: tuple[int, int], noise: torch.Te
     with ExitStack() as stack:
         records = {layer: stack.enter_context(layer_input(body, layer)) for layer in range(body.num_layers)}
         stack.enter_context(noise_at_embeddings(model, span, noise))
-        out = model.base_model(input_ids=inputs, use_cache=True)
-    cache = getattr(out, cache_keyword(model.base_model), None)
-    if cache is None:
-        cache = out.past_key_values
+        _, cache = forward_with_cache(model.base_model, input_ids=inputs)
     return _CorruptedRuns({layer: record["hidden"] for layer, record in records.items()}, cache)
 
 
@@ -190,19 +187,17 @@ def _resumed_pass(body, ids, runs: _CorruptedRuns, rows, answer_id, clean_states
     length, device = len(ids), runs.inputs[0].device
     tokens = torch.tensor([condition[2] for condition, _ in rows], device=device)
     sample = torch.tensor([s for _, s in rows], device=device)
-    index = (tokens[:, None] + torch.arange(length, device=device)[None]).clamp(max=length - 1)
-    hidden = runs.inputs[first][sample]
     cache = copy.deepcopy(runs.cache)
     cache.batch_select_indices(sample)
-    suffix = SuffixForward(
-        anatomy=body,
-        layer=first,
-        split=tokens,
-        suffix_ids=torch.tensor([ids], device=device).expand(len(rows), -1).gather(1, index),
-        suffix_lengths=length - tokens,
-        hidden=hidden.gather(1, index[:, :, None].expand(-1, -1, hidden.shape[-1])),
-        prefix_mask=(torch.arange(length, device=device)[None] < tokens[:, None]).long(),
-        cache=cache,
+    suffix = SuffixForward.from_states(
+        body,
+        torch.tensor([ids], device=device).expand(len(rows), -1),
+        torch.full((len(rows),), length, device=device),
+        tokens,
+        first,
+        runs.inputs[first][sample],
+        cache,
+        length,
     )
     transforms = _restorations([condition for condition, _ in rows], body, clean_states, window, offsets=tokens.cpu())
     every = torch.arange(len(rows))

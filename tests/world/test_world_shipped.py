@@ -7,7 +7,6 @@ import random
 from dataclasses import replace
 
 import pytest
-import torch
 from transformers import GPT2LMHeadModel, PreTrainedTokenizerFast
 
 from amend.architectures import Component, Site, anatomy

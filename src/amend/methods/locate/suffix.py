@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from amend.architectures.anatomy import Anatomy, Component, Site
-from amend.forward import cache_keyword, unembed
+from amend.forward import cache_keyword, forward_with_cache, unembed
 from amend.hooks import stop_after
 from amend.hooks.resume import layer_input, resume_at
 from amend.tokens import Batch
@@ -50,34 +50,45 @@ class SuffixForward:
     def prepare(cls, anatomy: Anatomy, batch: Batch, split: torch.Tensor, layer: int) -> SuffixForward:
         """Run the parts of ``batch`` that do not depend on anything added at (``layer``, ``split``) (no grad)."""
         model = anatomy.model
-        device = batch.input_ids.device
-        split = split.to(device)
-        suffix_lengths = batch.lengths - split
-        width = int(suffix_lengths.max())
-        index = (split[:, None] + torch.arange(width, device=device)[None]).clamp(max=batch.input_ids.shape[1] - 1)
+        split = split.to(batch.input_ids.device)
         prefix = int(split.max())
         with torch.no_grad():
             with layer_input(anatomy, layer) as record, stop_after(anatomy, Site(Component.BLOCK_OUTPUT, layer)):
                 model.base_model(**batch.model_inputs())
-            hidden = record["hidden"].gather(1, index[:, :, None].expand(-1, -1, record["hidden"].shape[-1]))
             cache = None
             if prefix > 0:
-                keyword = cache_keyword(model.base_model)
-                out = model.base_model(
+                _, cache = forward_with_cache(
+                    model.base_model,
                     input_ids=batch.input_ids[:, :prefix],
                     attention_mask=batch.attention_mask[:, :prefix],
-                    use_cache=True,
                 )
-                cache = getattr(out, keyword, None)
-                if cache is None:
-                    cache = out.past_key_values
+        return cls.from_states(anatomy, batch.input_ids, batch.lengths, split, layer, record["hidden"], cache, prefix)
+
+    @classmethod
+    def from_states(
+        cls,
+        anatomy: Anatomy,
+        input_ids: torch.Tensor,
+        lengths: torch.Tensor,
+        split: torch.Tensor,
+        layer: int,
+        layer_inputs: torch.Tensor,
+        cache: Any | None,
+        prefix: int,
+    ) -> SuffixForward:
+        """From what is already known of a batch: the full rows' ``input_ids`` (and ``lengths``), the input of
+        ``layer`` at every token (``(rows, seq, d)``) and the cache of the first ``prefix`` tokens of every row (the
+        tokens before a row's split are read from it, the others masked)."""
+        device = input_ids.device
+        width = int((lengths - split).max())
+        index = (split[:, None] + torch.arange(width, device=device)[None]).clamp(max=input_ids.shape[1] - 1)
         return cls(
             anatomy=anatomy,
             layer=layer,
             split=split,
-            suffix_ids=batch.input_ids.gather(1, index),
-            suffix_lengths=suffix_lengths,
-            hidden=hidden,
+            suffix_ids=input_ids.gather(1, index),
+            suffix_lengths=lengths - split,
+            hidden=layer_inputs.gather(1, index[:, :, None].expand(-1, -1, layer_inputs.shape[-1])),
             prefix_mask=(torch.arange(prefix, device=device)[None] < split[:, None]).long(),
             cache=cache,
         )
