@@ -29,6 +29,7 @@ ARCHITECTURES = sorted(TINY_CONFIGS)
 # Just enough work for every method to write something: the contract is about what is written, not how well.
 FAST = {
     "v_num_grad_steps": 2,
+    "steps": 2,
     "stats_tokens": 300,
     "context_templates": ("Rain fell. {}",),
     "layer": 1,

@@ -50,6 +50,12 @@ def tensor_digest(tensor: torch.Tensor) -> str:
     return hashlib.sha256(flat.view(torch.uint8).numpy().tobytes()).hexdigest()
 
 
+def sampled_digest(tensor: torch.Tensor) -> str:
+    """Hash of a tensor's dtype, shape and up to ``SAMPLES`` evenly spaced entries (all of a small tensor)."""
+    head = f"{tensor.dtype}|{tuple(tensor.shape)}|".encode()
+    return hashlib.sha256(head + _sample_bytes(tensor.detach())).hexdigest()
+
+
 def _sample_bytes(tensor: torch.Tensor) -> bytes:
     flat = tensor.reshape(-1)
     if flat.numel() > SAMPLES:

@@ -82,6 +82,11 @@ METHODS: Registry[type] = Registry(
         "pmet": "amend.methods.pmet.method:Pmet",
         "emmet": "amend.methods.emmet.method:Emmet",
         "come": "amend.methods.come.method:Come",
+        "grace": "amend.methods.grace.method:Grace",
+        "balancedit": "amend.methods.balancedit.method:BalancEdit",
+        "ft-l": "amend.methods.finetune.method:FineTuneL",
+        "ft-m": "amend.methods.finetune.method:FineTuneM",
+        "lora": "amend.methods.lora.method:Lora",
     },
     UnknownMethod,
 )
@@ -122,5 +127,7 @@ ADAPTERS: Registry[type] = Registry(
     "adapter",
     {
         "add_vector": "amend.changes.adapters:AddVector",
+        "codebook": "amend.changes.codebook:Codebook",
+        "lora": "amend.methods.lora.adapter:LoraAdapter",
     },
 )

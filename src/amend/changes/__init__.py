@@ -11,6 +11,7 @@ Three kinds, one contract (apply, undo bit-exactly, save and load as safetensors
 from amend.changes.adapters import AddVector, ModuleAdapter, SiteAdapter
 from amend.changes.attachments import Attachments, attached
 from amend.changes.base import Change, Journal, Undo
+from amend.changes.codebook import Codebook, CodebookWrite
 from amend.changes.memory import ContextFacts
 from amend.changes.patch import CHANGE_KINDS, Patch, revert_all
 from amend.changes.weights import WeightDelta, add_delta
@@ -20,6 +21,8 @@ __all__ = [
     "AddVector",
     "Attachments",
     "Change",
+    "Codebook",
+    "CodebookWrite",
     "ContextFacts",
     "Journal",
     "ModuleAdapter",

@@ -9,9 +9,11 @@ loading a patch never runs code the patch names.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
@@ -21,21 +23,42 @@ from amend.architectures import Component, Site, anatomy
 from amend.changes.attachments import attached
 from amend.changes.base import Change, Journal, Undo
 from amend.errors import PatchMismatch, UnknownName
-from amend.hooks._register import install, remove
+from amend.fingerprint import sampled_digest
+from amend.hooks._register import install, install_call_watch, install_wrap, remove
 
 
 class SiteAdapter(nn.Module, ABC):
     """A component that replaces the activation (batch, seq, width) at a site. Subclasses set ``name`` (their key
-    in :data:`amend.registry.ADAPTERS`) and implement ``forward``, :meth:`settings` and :meth:`build`."""
+    in :data:`amend.registry.ADAPTERS`) and implement ``forward``, :meth:`settings` and :meth:`build`.
+
+    Attributes:
+        wraps: The component wraps the linear sub-layer whose output is the site: its ``forward(inputs, output)``
+            reads the sub-layer's input as well (a codebook decides from the input and replaces the output);
+            otherwise ``forward(hidden)`` maps the activation to its replacement. Returning None keeps it as it is.
+        reads_padding: :meth:`observe_call` is given the keyword arguments (``attention_mask``) of every forward
+            of the base model before the component runs in it, for components that pool over a row's tokens.
+        whole_sequence: The output at a position depends on the activations at earlier positions, which a forward
+            with a key/value cache does not recompute: generation must run without the cache.
+    """
 
     name: ClassVar[str]
+    wraps: ClassVar[bool] = False
+    reads_padding: ClassVar[bool] = False
+    whole_sequence: bool = False
 
     @abstractmethod
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor: ...
+    def forward(self, *activations: torch.Tensor) -> torch.Tensor | None: ...
+
+    def observe_call(self, kwargs: Mapping[str, Any]) -> None:
+        """See the base model's keyword arguments of the forward about to run (only if ``reads_padding``)."""
 
     def settings(self) -> dict[str, Any]:
         """JSON-plain constructor settings (tensors go in ``state_dict``)."""
         return {}
+
+    def state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """The component as it is now: its settings and (detached, CPU) tensors."""
+        return self.settings(), {name: t.detach().contiguous().cpu() for name, t in self.state_dict().items()}
 
     @classmethod
     @abstractmethod
@@ -67,13 +90,23 @@ class AddVector(SiteAdapter):
 
 @dataclass(frozen=True)
 class ModuleAdapter(Change):
-    """Attach ``component`` at ``site`` under ``label`` (unique among a model's adapters)."""
+    """Attach ``component`` at ``site`` under ``label`` (unique among a model's adapters).
+
+    The change is the component as it was given: later changes may write into the attached component (a
+    :class:`~amend.changes.codebook.CodebookWrite` adds entries), but this change saves, and is compared by, the
+    component's state at construction, and it refuses to be reverted while such a later write is still applied.
+    """
 
     site: Site
     component: SiteAdapter
     label: str
+    snapshot: tuple[dict[str, Any], dict[str, torch.Tensor]] = field(init=False, repr=False, compare=False)
 
     kind: ClassVar[str] = "module_adapter"
+
+    def __post_init__(self) -> None:
+        settings, tensors = self.component.state()
+        object.__setattr__(self, "snapshot", (settings, {name: t.clone() for name, t in tensors.items()}))
 
     @property
     def target(self) -> str:
@@ -86,19 +119,24 @@ class ModuleAdapter(Change):
         body = anatomy(model)
         parameter = next(model.parameters())
         self.component.to(parameter.device)
-        handles = install(body, self.site, self.component)
+        if self.component.wraps:
+            handles = install_wrap(body, self.site, self.component)
+        else:
+            handles = install(body, self.site, self.component)
+        if self.component.reads_padding:
+            handles.append(install_call_watch(model.base_model, self.component.observe_call))
         record.adapters[self.label] = self
         return _Detach(self, handles)
 
     def to_saved(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        settings, tensors = self.snapshot
         meta = {
             "label": self.label,
             "site": {"component": self.site.component.value, "layer": self.site.layer},
             "adapter": self.component.name,
-            "settings": self.component.settings(),
+            "settings": settings,
         }
-        tensors = {name: t.detach().contiguous().cpu() for name, t in self.component.state_dict().items()}
-        return meta, tensors
+        return meta, dict(tensors)
 
     @classmethod
     def from_saved(cls, meta: Mapping[str, Any], tensors: Mapping[str, torch.Tensor]) -> ModuleAdapter:
@@ -118,10 +156,16 @@ class _Detach(Undo):
     def __init__(self, adapter: ModuleAdapter, handles: list):
         self.adapter = adapter
         self.handles = handles
+        self.sealed: str | None = None
+
+    def seal(self, model: nn.Module) -> None:
+        self.sealed = component_digest(self.adapter.component)
 
     def changed_since(self, model: nn.Module) -> str | None:
         if attached(model).adapters.get(self.adapter.label) is not self.adapter:
             return f"the adapter {self.adapter.label!r} was removed or replaced"
+        if self.sealed is not None and component_digest(self.adapter.component) != self.sealed:
+            return f"the adapter {self.adapter.label!r} was written to"
         return None
 
     def undo(self, model: nn.Module) -> None:
@@ -129,3 +173,12 @@ class _Detach(Undo):
         record = attached(model)
         if record.adapters.get(self.adapter.label) is self.adapter:
             del record.adapters[self.adapter.label]
+
+
+def component_digest(component: SiteAdapter) -> str:
+    """A hash of a component's settings and tensors (large tensors sampled, as a model fingerprint samples weights:
+    a codebook of thousands of entries is hashed on every fingerprint)."""
+    settings, tensors = component.state()
+    parts = [json.dumps([component.name, settings], sort_keys=True)]
+    parts += [f"{name}|{sampled_digest(tensors[name])}" for name in sorted(tensors)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()

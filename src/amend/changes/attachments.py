@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from torch import nn
 
-from amend.fingerprint import ATTACHED, tensor_digest
+from amend.fingerprint import ATTACHED
 
 if TYPE_CHECKING:
     from amend.changes.adapters import ModuleAdapter
@@ -39,6 +39,10 @@ class Attachments:
     def __bool__(self) -> bool:
         return bool(self.adapters) or any(self.memories.values())
 
+    def whole_sequence(self) -> bool:
+        """Whether an attached component needs every position recomputed on every forward (no key/value cache)."""
+        return any(adapter.component.whole_sequence for adapter in self.adapters.values())
+
     def facts(self, memory: str = "default") -> list[str]:
         """The texts of a context memory, oldest first."""
         return [entry.text for entry in self.memories.get(memory, [])]
@@ -47,14 +51,14 @@ class Attachments:
         return self.memories.setdefault(memory, [])
 
     def digest(self) -> str:
-        """A hash of everything attached: each adapter's label, site, kind, settings and tensors, each memory's
-        facts."""
+        """A hash of everything attached: each adapter's label, site, kind, settings and tensors as they are now
+        (large tensors sampled), each memory's facts."""
+        from amend.changes.adapters import component_digest
+
         digest = hashlib.sha256()
         for label, adapter in self.adapters.items():
-            meta, tensors = adapter.to_saved()
-            digest.update(json.dumps([label, meta], sort_keys=True).encode())
-            for name in sorted(tensors):
-                digest.update(f"{name}|{tensor_digest(tensors[name])}".encode())
+            digest.update(json.dumps([label, adapter.target], sort_keys=True).encode())
+            digest.update(component_digest(adapter.component).encode())
         for name in sorted(name for name, entries in self.memories.items() if entries):
             digest.update(json.dumps([name, [entry.text for entry in self.memories[name]]]).encode())
         return digest.hexdigest()

@@ -19,6 +19,7 @@ from torch import nn
 
 from amend.changes.adapters import ModuleAdapter
 from amend.changes.base import Change, Journal
+from amend.changes.codebook import CodebookWrite
 from amend.changes.memory import ContextFacts
 from amend.changes.weights import WeightDelta
 from amend.errors import AmendError, PatchMismatch
@@ -27,7 +28,9 @@ from amend.requests import request_from_dict
 from amend.storage import DIGEST_KEY, read_json, read_tensors, write_json, write_tensors
 
 FORMAT_VERSION = 2
-CHANGE_KINDS: dict[str, type[Change]] = {kind.kind: kind for kind in (WeightDelta, ModuleAdapter, ContextFacts)}
+CHANGE_KINDS: dict[str, type[Change]] = {
+    kind.kind: kind for kind in (WeightDelta, ModuleAdapter, ContextFacts, CodebookWrite)
+}
 TENSORS_FILE, PATCH_FILE, INTERMEDIATES_FILE = "tensors.safetensors", "patch.json", "intermediates.safetensors"
 
 

@@ -327,6 +327,67 @@ def apply(
     console.print(f"[green]applied[/] {patch_dir} and saved the model to {save_model}")
 
 
+@app.command()
+def inspect(
+    path: Annotated[Path, typer.Argument(help="A saved patch, or a saved editor run (its patches in order).")],
+    tokenizer: Annotated[
+        str | None, typer.Option(help="Decode entry labels with this model folder's, hub id's or testbed's tokenizer.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many entries per codebook (the last ones).")] = 50,
+) -> None:
+    """List what a patch changes and, for codebook methods (GRACE, BalancEdit), every entry it leaves: radius,
+    key norm, label, and which patch wrote or rewrote it."""
+    from amend.changes import Patch
+    from amend.changes.codebook import codebook_entries
+    from amend.editing.editor import EDITOR_FILE
+
+    if (path / EDITOR_FILE).is_file():
+        patches = [Patch.load(d) for d in sorted((path / "patches").iterdir()) if d.is_dir()]
+    else:
+        patches = [Patch.load(path)]
+    summary = Table("patch", "method", "changes", "targets", "base", "result", title=str(path))
+    for number, patch in enumerate(patches):
+        kinds = ", ".join(sorted({change.kind for change in patch.changes}))
+        targets = ", ".join(patch.targets[:4]) + (" …" if len(patch.targets) > 4 else "")
+        result = (patch.result_fingerprint or "")[:12]
+        summary.add_row(str(number), patch.method, kinds, escape(targets), patch.base_fingerprint[:12], result)
+    console.print(summary)
+    decode = _label_decoder(tokenizer)
+    rows = codebook_entries([patch.changes for patch in patches])
+    for label in dict.fromkeys(row.codebook for row in rows):
+        own = [row for row in rows if row.codebook == label]
+        table = Table("entry", "radius", "key norm", "label", "written by", "rewritten by", title=f"codebook {label}")
+        for row in own[-limit:]:
+            again = ", ".join(map(str, row.rewritten_by))
+            table.add_row(
+                str(row.index),
+                f"{row.radius:.4g}",
+                f"{row.key_norm:.4g}",
+                escape(decode(row.label)),
+                str(row.written_by),
+                again,
+            )
+        console.print(table)
+        if len(own) > limit:
+            console.print(f"({len(own) - limit} earlier entries not shown; --limit)")
+
+
+def _label_decoder(name: str | None):
+    if name is None:
+        return lambda ids: " ".join(map(str, ids))
+    from amend.registry import TESTBEDS
+
+    if name in TESTBEDS:
+        from amend.testbeds import load as load_testbed
+
+        tokenizer = load_testbed(name).tokenizer
+    else:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(name)
+    return lambda ids: repr(tokenizer.decode(list(ids)))
+
+
 @app.command("ls")
 def list_(
     method: Annotated[str | None, typer.Option(help="Show one method's config fields.")] = None,

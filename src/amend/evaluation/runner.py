@@ -134,14 +134,16 @@ def evaluate(
     """
     settings = settings or EvaluationSettings()
     requests = as_requests(list(requests))
-    items = task(settings.task).items(requests)
     setup = None
     lm: LanguageModel = CausalLM(model, tokenizer, batch_size=settings.forward_batch_size, progress=settings.progress)
     method_cls = None if method is None else load_method(method)
+    scored = requests
     if method_cls is not None:
         method_settings = method_config(method_cls, model, config, **overrides)
         setup = EditSetup(method_cls, method_settings, cache_dir, corpus, statistics)
         lm = method_cls.observed(lm, model)
+        scored = method_cls.scored(requests, method_settings)  # without what the edit learns from
+    items = task(settings.task).items(scored)
     model_info = describe(model)
     protocols = settings.protocols
     before = observe(lm, items, protocols)

@@ -3,7 +3,7 @@
 Methods use these context managers and never call ``register_forward_hook`` themselves.
 """
 
-from amend.hooks._register import hook_sites
+from amend.hooks._register import hook_sites, wrap_site
 from amend.hooks.capture import capture, select_positions
 from amend.hooks.intervene import add_at_positions, noise_at_embeddings
 from amend.hooks.positions import TokenRule, subject_span, token_index
@@ -20,4 +20,5 @@ __all__ = [
     "stop_after",
     "subject_span",
     "token_index",
+    "wrap_site",
 ]

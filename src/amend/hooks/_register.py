@@ -13,6 +13,8 @@ from amend.architectures.anatomy import Anatomy, Component, Site
 
 # A transform receives the activation tensor (batch, seq, width) and returns its replacement (or None to keep).
 Transform = Callable[[torch.Tensor], torch.Tensor | None]
+# A wrapping transform of a module's output also reads the module's input: (input, output) -> new output or None.
+WrapTransform = Callable[[torch.Tensor, torch.Tensor], torch.Tensor | None]
 # Sites inside the MLP: where a layer flattens tokens around its MLP (OPT), hooks there restore the batch shape.
 _INSIDE_THE_MLP = frozenset({Component.MLP_INPUT, Component.MLP_KEY, Component.MLP_OUTPUT})
 
@@ -21,6 +23,17 @@ _INSIDE_THE_MLP = frozenset({Component.MLP_INPUT, Component.MLP_KEY, Component.M
 def hook_site(anatomy: Anatomy, site: Site, transform: Transform) -> Iterator[None]:
     """Run ``transform`` on the activation at ``site`` during every forward pass inside the block."""
     handles = install(anatomy, site, transform)
+    try:
+        yield
+    finally:
+        remove(handles)
+
+
+@contextmanager
+def wrap_site(anatomy: Anatomy, site: Site, transform: WrapTransform) -> Iterator[None]:
+    """Run ``transform(input, output)`` on the sub-layer whose output is ``site`` during the block (see
+    :func:`install_wrap`)."""
+    handles = install_wrap(anatomy, site, transform)
     try:
         yield
     finally:
@@ -52,6 +65,43 @@ def install(anatomy: Anatomy, site: Site, transform: Transform) -> list[torch.ut
         transform = _unflattened(transform, shape)
     handles.append(_register(module, kind, transform))
     return handles
+
+
+def install_wrap(anatomy: Anatomy, site: Site, transform: WrapTransform) -> list[torch.utils.hooks.RemovableHandle]:
+    """Register ``transform(input, output)`` on the module whose output is ``site`` (a linear sub-layer: the MLP
+    output projection, whose input is the MLP key), until :func:`remove`: a codebook reads the layer's input to
+    decide, and replaces its output. Both arrive as (batch, seq, width)."""
+    module, kind = anatomy.site_module(site)
+    if kind != "output":
+        raise ValueError(f"{site.component.value} is a module input; a wrapping adapter needs an output site")
+    handles = []
+    shape: list[torch.Size] = []
+    if anatomy.spec.mlp_flattens_tokens and site.component in _INSIDE_THE_MLP:
+        layer = anatomy.module(anatomy.layer_path(site.layer))
+        handles.append(layer.register_forward_pre_hook(_remember_batch_shape(shape), with_kwargs=True))
+
+    def hook(_module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor | None:
+        inputs, flat = args[0], output.dim() == 2 and bool(shape)
+        if flat:
+            inputs, output = inputs.view(*shape[0], inputs.shape[-1]), output.view(*shape[0], output.shape[-1])
+        new = transform(inputs, output)
+        if new is None:
+            return None
+        return new.reshape(-1, new.shape[-1]) if flat else new
+
+    handles.append(module.register_forward_hook(hook))
+    return handles
+
+
+def install_call_watch(model: nn.Module, watch: Callable[[dict[str, Any]], None]) -> torch.utils.hooks.RemovableHandle:
+    """Call ``watch(kwargs)`` before every forward of ``model`` (pass the base model: amend's scoring calls it, not
+    the LM head wrapper) with its keyword arguments (``attention_mask``, ``input_ids``...), until the handle is
+    removed: an adapter that pools over a row's tokens reads which positions are padding."""
+
+    def pre_hook(_module: nn.Module, _args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        watch(kwargs)
+
+    return model.register_forward_pre_hook(pre_hook, with_kwargs=True)
 
 
 def remove(handles: list[torch.utils.hooks.RemovableHandle]) -> None:

@@ -103,6 +103,12 @@ class EditMethod(ABC):
         """Compute the edit for ``requests`` and apply it through ``journal``."""
 
     @classmethod
+    def scored(cls, requests: Sequence[EditRequest], config: MethodConfig) -> list[EditRequest]:
+        """The requests as evaluation may score them: a method that learns from some of a request's probes (such
+        as BalancEdit's calibration samples) takes those out, so no metric is computed on what the edit saw."""
+        return list(requests)
+
+    @classmethod
     def observed(cls, lm: LanguageModel, model: nn.Module) -> LanguageModel:
         """How evaluation sees ``model`` when this method edits it: ``lm`` itself for methods that change the
         network; a contextual method wraps it in a :class:`~amend.lm.ContextualLM` reading the model's memory."""

@@ -1,0 +1,2 @@
+"""The fine-tuning baselines: FT-L and FT-M (one layer's weights, norm-bounded), and the objective they share with
+LoRA (:mod:`.objective`)."""

@@ -1,0 +1,60 @@
+"""The loss the fine-tuning baselines minimise over a batch of requests.
+
+``target`` is the mean NLL of each request's target tokens, teacher-forced after its prompt (EasyEdit's FT-M, the
+ROME code's FT, and LoRA here). ``prompt_last`` is EasyEdit's FT-L objective: every target token is scored at the
+*last prompt position*, as if each were the next token (a bag of target tokens at one position; its reliability
+is then usually read for the first token only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from transformers import PreTrainedTokenizerBase
+
+from amend.forward import logits_at
+from amend.requests import EditRequest
+from amend.tokens import Batch, pad_id, pad_right, target_ids
+
+OBJECTIVES = ("target", "prompt_last")
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A batch of requests made into one padded forward and the positions and tokens its loss reads."""
+
+    batch: Batch
+    rows: torch.Tensor  # row of each scored token
+    cols: torch.Tensor  # position whose logits score it
+    tokens: torch.Tensor  # the token scored
+    owner: torch.Tensor  # request of each scored token (per-request means, then the batch mean)
+    requests: int
+
+    @classmethod
+    def build(
+        cls, tokenizer: PreTrainedTokenizerBase, requests: Sequence[EditRequest], kind: str, device: torch.device
+    ) -> Objective:
+        if kind not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {kind!r}")
+        rows, rows_at, cols, tokens, owner = [], [], [], [], []
+        for i, request in enumerate(requests):
+            prompt, target = target_ids(tokenizer, request.text, request.target_new)
+            rows.append(prompt + target[:-1] if kind == "target" else prompt)
+            for j, token in enumerate(target):
+                rows_at.append(i)
+                cols.append(len(prompt) - 1 + (j if kind == "target" else 0))
+                tokens.append(token)
+                owner.append(i)
+        as_long = lambda values: torch.tensor(values, dtype=torch.long, device=device)  # noqa: E731
+        batch = pad_right(rows, pad_id(tokenizer)).to(device)
+        return cls(batch, as_long(rows_at), as_long(cols), as_long(tokens), as_long(owner), len(requests))
+
+    def loss(self, model: torch.nn.Module) -> torch.Tensor:
+        """Mean over requests of each request's mean NLL of its scored tokens."""
+        logits = logits_at(model, self.batch, self.rows, self.cols)
+        nll = torch.nn.functional.cross_entropy(logits, self.tokens, reduction="none")
+        per_request = torch.zeros(self.requests, device=nll.device).index_add(0, self.owner, nll)
+        counts = torch.zeros(self.requests, device=nll.device).index_add(0, self.owner, torch.ones_like(nll))
+        return (per_request / counts).mean()
