@@ -1,0 +1,42 @@
+#!/bin/bash
+# The experiments of docs/memory.md, on demand (single edits: minutes on the world model, hours on SmolLM2). Each
+# command writes results_<date>.json and samples_<date>.jsonl under runs/memory/; bench/memory_plot.py draws them.
+#
+#   bench/memory.sh frontier world N      # single edits of the first N world requests: GRACE over ε_init, BalancEdit
+#                                         # over λ, and FT-L, FT-M, LoRA, ROME, MEMIT at their defaults
+#   bench/memory.sh frontier smollm2 N    # the same on the first N CounterFact records SmolLM2 knows
+#                                         # (bench/smollm2.sh data first)
+#   bench/memory.sh sequential M N        # N sequential edits of method M on the world model, all measured at the end
+set -euo pipefail
+THREADS=${THREADS:-2}
+OUT=runs/memory
+mkdir -p "$OUT"
+GRACE_RADII=${GRACE_RADII:-"0.5 1 2 4 8 16"}
+BALANCES=${BALANCES:-"0 0.25 0.5 0.75 1"}
+case "${1:-}" in
+frontier)
+  bed=$2; n=$3
+  if [ "$bed" = world ]; then
+    source=(--testbed world -n "$n")
+  else
+    source=(--testbed smollm2 --dataset counterfact-easyedit --path runs/smollm2/counterfact900.json --known --num-edits "$n")
+  fi
+  run() {  # name, then amend evaluate arguments
+    local name=$1; shift
+    [ -e "$OUT/$bed-$name/done" ] && return 0
+    .venv/bin/amend evaluate "${source[@]}" --mode single --protocol probability --protocol token_accuracy \
+      --threads "$THREADS" --out "$OUT/$bed-$name" "$@" && touch "$OUT/$bed-$name/done"
+  }
+  for eps in $GRACE_RADII; do run "grace-eps$eps" --method grace --set initial_radius="$eps"; done
+  for lam in $BALANCES; do run "balancedit-lam$lam" --method balancedit --set balance="$lam"; done
+  for m in ft-l ft-m lora rome memit; do run "$m" --method "$m"; done
+  ;;
+sequential)
+  .venv/bin/amend evaluate --testbed world -n "$3" --method "$2" --mode sequential --batch-size 1 \
+    --checkpoint-every "$3" --protocol probability --protocol token_accuracy --threads "$THREADS" \
+    --out "$OUT/world-sequential-$2-$3"
+  ;;
+*)
+  sed -n 2,9p "$0"; exit 2
+  ;;
+esac
