@@ -274,3 +274,19 @@ def test_balancedit_calibration_samples_are_never_scored(world):
     assert (chosen[0].record_id, chosen[0].rephrase[0].prompt) in {
         (s["record"], s["prompt"]) for s in generated.samples
     }
+
+
+@pytest.mark.parametrize("method", ["grace", "balancedit"])
+def test_training_from_the_codebooks_layer_on_gives_the_full_forwards_result(world, method):
+    model, tok, requests = world
+    trained = {}
+    for partial in (True, False):
+        editor = Editor(model, tok, method, steps=10, partial_forward=partial)
+        patch = editor.edit(requests[:1])
+        write = next(change for change in patch.changes if isinstance(change, CodebookWrite))
+        trained[partial] = {**write.appended, **write.shared}
+        log = patch.log["facts"][0].get("partial_forward")
+        assert log == ("checked" if partial else None)
+        editor.revert()
+    for name, tensor in trained[False].items():
+        assert torch.allclose(trained[True][name], tensor, rtol=1e-4, atol=1e-5), name

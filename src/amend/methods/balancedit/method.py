@@ -12,9 +12,8 @@ from amend.architectures.weights import bias, weight_out_in
 from amend.changes.codebook import Codebook
 from amend.methods.balancedit.config import BalancEditConfig
 from amend.methods.memory.codebook_edit import CodebookEdit, Entry
-from amend.methods.memory.placement import balanced_radius, grace_placement
+from amend.methods.memory.placement import balanced_radius
 from amend.requests import EditRequest, fill
-from amend.tokens import target_ids
 
 # The generated positive puts the edit prompt after this lead-in; the generated negative asks the same question
 # about another subject of the batch, or about this placeholder when there is none.
@@ -57,20 +56,10 @@ class BalancEdit(CodebookEdit):
     def place(self, book: Codebook, request: EditRequest, batch: Sequence[EditRequest]) -> Entry:
         positive, negative = samples(request, batch, self.config.samples)
         key, key_pos, key_neg = self.queries([request.text, positive, negative])
-        _, target = target_ids(self.tokenizer, request.text, request.target_new)
-        label = tuple(target)
+        label = self.label_of(request)
         d_pos, d_neg = self.distances_to(key, torch.stack([key_pos, key_neg])).tolist()
         balanced = balanced_radius(d_pos, d_neg, self.config.balance)
-        placement = grace_placement(
-            key,
-            label,
-            book.keys,
-            book.radii,
-            book.labels(),
-            self.distances_to(key, book.keys),
-            initial_radius=self.config.initial_radius or balanced.radius,
-            expansion=self.config.expansion,
-        )
+        placement = self.grace_rule(book, key, label, self.config.initial_radius or balanced.radius)
         if placement.action == "expand":  # the boundary is measured from the entry that grows
             centre = placement.nearest_key.to(key.device)
             d_pos, d_neg = self.distances_to(centre, torch.stack([key_pos, key_neg])).tolist()

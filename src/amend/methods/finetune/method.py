@@ -13,7 +13,7 @@ from amend.changes import Journal, WeightDelta
 from amend.hooks import wrap_site
 from amend.methods.base import EditMethod
 from amend.methods.finetune.config import FineTuneConfig, FineTuneMConfig
-from amend.methods.finetune.objective import Objective
+from amend.methods.finetune.objective import Objective, minimise
 from amend.requests import EditRequest
 
 
@@ -31,23 +31,24 @@ class FineTuneL(EditMethod):
         deltas = [torch.zeros_like(weight_out_in(self.anatomy.module(name)), dtype=torch.float32) for name in names]
         for delta in deltas:
             delta.requires_grad_(True)
-        optimiser = torch.optim.Adam(deltas, lr=self.config.lr, weight_decay=self.config.weight_decay)
-        losses = []
+        bound = self.config.norm_constraint
+
+        def project() -> None:
+            for delta in deltas:
+                delta.clamp_(-bound, bound)
+
         with ExitStack() as stack:
             for layer, delta in zip(self.config.layers, deltas, strict=True):
                 stack.enter_context(wrap_site(self.anatomy, Site(Component.MLP_OUTPUT, layer), _adding(delta)))
-            for _ in range(self.config.steps):
-                loss = objective.loss(self.model)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError("the fine-tuning loss is not finite")
-                losses.append(float(loss.detach()))
-                optimiser.zero_grad()
-                loss.backward()
-                optimiser.step()
-                if self.config.norm_constraint > 0:
-                    with torch.no_grad():
-                        for delta in deltas:
-                            delta.clamp_(-self.config.norm_constraint, self.config.norm_constraint)
+            losses = minimise(
+                objective,
+                self.model,
+                deltas,
+                steps=self.config.steps,
+                lr=self.config.lr,
+                weight_decay=self.config.weight_decay,
+                after_step=project if bound > 0 else None,
+            )
         for name, delta in zip(names, deltas, strict=True):
             journal.add(WeightDelta(name, delta.detach().cpu()))
         self.log["loss"] = [losses[0], losses[-1]]

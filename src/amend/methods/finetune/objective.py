@@ -8,7 +8,7 @@ is then usually read for the first token only).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -58,3 +58,31 @@ class Objective:
         per_request = torch.zeros(self.requests, device=nll.device).index_add(0, self.owner, nll)
         counts = torch.zeros(self.requests, device=nll.device).index_add(0, self.owner, torch.ones_like(nll))
         return (per_request / counts).mean()
+
+
+def minimise(
+    objective: Objective,
+    model: torch.nn.Module,
+    parameters: Sequence[torch.Tensor],
+    *,
+    steps: int,
+    lr: float,
+    weight_decay: float = 0.0,
+    after_step: Callable[[], None] | None = None,
+) -> list[float]:
+    """``steps`` Adam steps on ``objective``'s loss over ``parameters`` (``after_step`` runs after each: a projection
+    such as FT-L's bound); returns the loss before each step."""
+    optimiser = torch.optim.Adam(parameters, lr=lr, weight_decay=weight_decay)
+    losses = []
+    for _ in range(steps):
+        loss = objective.loss(model)
+        if not torch.isfinite(loss):
+            raise FloatingPointError("the fine-tuning loss is not finite")
+        losses.append(float(loss.detach()))
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        if after_step is not None:
+            with torch.no_grad():
+                after_step()
+    return losses

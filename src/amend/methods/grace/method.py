@@ -13,9 +13,7 @@ from amend.changes.codebook import Codebook
 from amend.hooks import capture
 from amend.methods.grace.config import GraceConfig
 from amend.methods.memory.codebook_edit import CodebookEdit, Entry
-from amend.methods.memory.placement import grace_placement
 from amend.requests import EditRequest
-from amend.tokens import target_ids
 
 
 class Grace(CodebookEdit):
@@ -27,19 +25,8 @@ class Grace(CodebookEdit):
     OUTPUT = "value"
 
     def place(self, book: Codebook, request: EditRequest, batch: Sequence[EditRequest]) -> Entry:
-        key = self.queries([request.text])[0]
-        _, target = target_ids(self.tokenizer, request.text, request.target_new)
-        label = tuple(target)
-        placement = grace_placement(
-            key,
-            label,
-            book.keys,
-            book.radii,
-            book.labels(),
-            self.distances_to(key, book.keys),
-            initial_radius=self.config.initial_radius,
-            expansion=self.config.expansion,
-        )
+        key, label = self.queries([request.text])[0], self.label_of(request)
+        placement = self.grace_rule(book, key, label, self.config.initial_radius)
         entry = Entry(key=key, label=label, log={"placement": placement.action, "radius": placement.radius})
         if placement.action == "expand":
             index = placement.nearest

@@ -34,7 +34,7 @@ from amend.architectures.anatomy import Anatomy, Component, Site
 from amend.errors import ConfigError, EditFailed
 from amend.forward import lens_logits, logits_at
 from amend.hooks import add_at_positions, capture, token_index
-from amend.methods.locate.suffix import SuffixForward
+from amend.methods.locate.suffix import SuffixForward, logits_close
 from amend.requests import EditRequest, fill
 from amend.tokens import encode, pad_id, pad_right, target_ids
 
@@ -352,17 +352,9 @@ def _suffix_forward(
         return None, f"{type(err).__name__}: {err}"
     for name in ("logits", "kl_logprobs"):
         expected = full[name].detach()
-        if check[name].shape != expected.shape or not _close(check[name], expected):
+        if check[name].shape != expected.shape or not logits_close(check[name], expected):
             return None, f"the partial forward's {name} differ from the full forward's"
     return suffix, "checked"
-
-
-def _close(found: torch.Tensor, expected: torch.Tensor) -> bool:
-    """Equal up to the rounding of differently shaped matrix products."""
-    if expected.numel() == 0:
-        return True
-    scale = float(expected.abs().max().clamp(min=1.0))
-    return float((found - expected).abs().max()) <= 1e-4 * scale
 
 
 def _losses(

@@ -19,7 +19,7 @@ from amend.architectures import Component, Site
 from amend.architectures.weights import is_transposed
 from amend.changes import Journal, ModuleAdapter, WeightDelta, attached
 from amend.methods.base import EditMethod
-from amend.methods.finetune.objective import Objective
+from amend.methods.finetune.objective import Objective, minimise
 from amend.methods.lora.adapter import LoraAdapter
 from amend.methods.lora.config import LoraConfig
 from amend.requests import EditRequest
@@ -40,16 +40,14 @@ class Lora(EditMethod):
         names = [self.anatomy.mlp_out_proj_name(layer) for layer in self.config.layers]
         with self.injected(names) as layers:
             parameters = [p for layer in layers for p in (layer.lora_A[ADAPTER].weight, layer.lora_B[ADAPTER].weight)]
-            optimiser = torch.optim.Adam(parameters, lr=self.config.lr, weight_decay=self.config.weight_decay)
-            losses = []
-            for _ in range(self.config.steps):
-                loss = objective.loss(self.model)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError("the LoRA loss is not finite")
-                losses.append(float(loss.detach()))
-                optimiser.zero_grad()
-                loss.backward()
-                optimiser.step()
+            losses = minimise(
+                objective,
+                self.model,
+                parameters,
+                steps=self.config.steps,
+                lr=self.config.lr,
+                weight_decay=self.config.weight_decay,
+            )
             factors = [
                 (layer.lora_A[ADAPTER].weight.detach().clone(), layer.lora_B[ADAPTER].weight.detach().clone())
                 for layer in layers

@@ -24,9 +24,11 @@ from amend.changes.codebook import Codebook, CodebookWrite, distances, pool
 from amend.forward import logits_at
 from amend.hooks import capture, wrap_site
 from amend.methods.base import EditMethod
+from amend.methods.locate.suffix import SuffixForward, logits_close
 from amend.methods.memory.config import CodebookConfig
+from amend.methods.memory.placement import Placement, grace_placement
 from amend.requests import EditRequest
-from amend.tokens import pad_id, pad_right, target_ids
+from amend.tokens import Batch, pad_id, pad_right, target_ids
 
 
 @dataclass
@@ -125,6 +127,23 @@ class CodebookEdit(EditMethod):
         last = batch.lengths.to(self.device) - 1
         return pooled[torch.arange(len(rows), device=self.device), last]
 
+    def label_of(self, request: EditRequest) -> tuple[int, ...]:
+        """An entry's label: the target token ids after the edit prompt (compared as whole sequences)."""
+        return tuple(target_ids(self.tokenizer, request.text, request.target_new)[1])
+
+    def grace_rule(self, book: Codebook, key: torch.Tensor, label: tuple[int, ...], initial_radius: float) -> Placement:
+        """GRACE's add / split / expand for ``key`` against the attached codebook."""
+        return grace_placement(
+            key,
+            label,
+            book.keys,
+            book.radii,
+            book.labels(),
+            self.distances_to(key, book.keys),
+            initial_radius=initial_radius,
+            expansion=self.config.expansion,
+        )
+
     def distances_to(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
         """(n,) distances of one query to ``keys``."""
         if keys.shape[0] == 0:
@@ -172,10 +191,16 @@ class CodebookEdit(EditMethod):
         optimiser = torch.optim.Adam(parameters, lr=self.config.lr, eps=self.config.adam_eps)
         losses: list[float] = []
         rows = torch.zeros(len(target), dtype=torch.long)
+
+        def forward() -> torch.Tensor:
+            return logits_at(self.model, batch, rows, cols)
+
         with wrap_site(self.anatomy, self.site, through_candidate):
-            for _ in range(self.config.steps):
+            for step in range(self.config.steps):
                 self.put_trainable(candidate, base, entry)
-                logits = logits_at(self.model, batch, rows, cols)
+                logits = forward()
+                if step == 0 and self.config.partial_forward:
+                    forward, entry.log["partial_forward"] = self.from_site(batch, rows, cols, logits.detach(), forward)
                 loss = torch.nn.functional.cross_entropy(logits, labels)
                 losses.append(float(loss.detach()))
                 if not torch.isfinite(loss):
@@ -188,6 +213,20 @@ class CodebookEdit(EditMethod):
         for name, tensor in entry.trainable.items():
             entry.trainable[name] = tensor.detach().clone()
         return losses
+
+    def from_site(self, batch: Batch, rows: torch.Tensor, cols: torch.Tensor, full: torch.Tensor, fallback):
+        """A forward that runs only the layers from the codebook's on (nothing below it depends on the entry), if it
+        gives the full forward's logits ``full``; else ``fallback``. Returns it and why."""
+        try:
+            suffix = SuffixForward.prepare(self.anatomy, batch, torch.zeros(1, dtype=torch.long), self.config.layer)
+            row = torch.zeros(1, dtype=torch.long)
+            with torch.no_grad():
+                check = suffix.logits_at(row, rows, cols)
+        except Exception as err:  # an architecture whose forward cannot resume at a layer
+            return fallback, f"{type(err).__name__}: {err}"
+        if check.shape != full.shape or not logits_close(check, full):
+            return fallback, "the partial forward's logits differ from the full forward's"
+        return (lambda: suffix.logits_at(row, rows, cols)), "checked"
 
     def put_trainable(self, candidate: Codebook, base: dict[str, torch.Tensor], entry: Entry) -> None:
         """Put the trainable tensors into the candidate: a new entry's row is the last row, an updated entry's the

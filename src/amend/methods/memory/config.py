@@ -35,6 +35,11 @@ class CodebookConfig(MethodConfig):
     steps: int = option(100, "Optimisation steps of the entry's output.")
     lr: float = option(1.0, "Adam learning rate of the entry's output.")
     adam_eps: float = option(1e-8, "Adam's ε.")
+    partial_forward: bool = option(
+        True,
+        "After the first step, run only the layers from the codebook's on (checked once against the full forward; "
+        "the patch log says 'checked' or why not).",
+    )
     stop_nll: float = option(
         0.0, "Stop early once the mean NLL of the target tokens is below this (0: run every step, as the references)."
     )
