@@ -11,7 +11,7 @@ set -euo pipefail
 THREADS=${THREADS:-2}
 OUT=runs/memory
 mkdir -p "$OUT"
-GRACE_RADII=${GRACE_RADII:-"0.5 1 2 4 8 16"}
+GRACE_RADII=${GRACE_RADII:-"0.5 1 2 4 8 16 32"}
 BALANCES=${BALANCES:-"0 0.25 0.5 0.75 1"}
 case "${1:-}" in
 frontier)
@@ -29,6 +29,9 @@ frontier)
   }
   for eps in $GRACE_RADII; do run "grace-eps$eps" --method grace --set initial_radius="$eps"; done
   for lam in $BALANCES; do run "balancedit-lam$lam" --method balancedit --set balance="$lam"; done
+  for lam in $BALANCES; do  # BalancEdit with GRACE's query (the last token's input, Euclidean)
+    run "balancedit-token-lam$lam" --method balancedit --set balance="$lam" --set pooling=token --set distance=euclidean
+  done
   for m in ft-l ft-m lora rome memit; do run "$m" --method "$m"; done
   ;;
 sequential)

@@ -15,7 +15,11 @@ from pathlib import Path
 
 from amend.evaluation.plot import latest_results
 
-SWEEPS = {"grace": re.compile(r"grace-eps(.+)"), "balancedit": re.compile(r"balancedit-lam(.+)")}
+SWEEPS = {
+    "grace (ε_init)": re.compile(r"grace-eps(.+)"),
+    "balancedit (λ)": re.compile(r"balancedit-lam(.+)"),
+    "balancedit, token query (λ)": re.compile(r"balancedit-token-lam(.+)"),
+}
 
 
 def main() -> None:

@@ -33,7 +33,8 @@ JSON = st.recursive(
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
-    """A model, and a run folder of three patches on it: ROME's weight deltas, an adapter, context facts."""
+    """A model, and a run folder of patches on it: ROME's weight deltas, an adapter, context facts, a codebook and
+    its writes (GRACE), an attached LoRA adapter."""
     root = tmp_path_factory.mktemp("saved")
     model, tok = trained_tiny_model("gpt2"), tokenizer()
     requests = [edit_request("{} works for", SUBJECTS[i]) for i in range(3)]
@@ -42,8 +43,13 @@ def saved(tmp_path_factory):
     rome.save(root / "run")
     steer = amend.Editor(model, tok, Steer).edit(requests[1:2])
     remember = amend.Editor(model, tok, Remember).edit(requests[2:])
-    for name, patch in (("rome", rome.patches[0]), ("steer", steer), ("remember", remember)):
+    grace = amend.Editor(model, tok, "grace", steps=2, layer=1).edit(requests[:2])
+    lora = amend.Editor(model, tok, "lora", steps=2, layers=[1], merged=False).edit(requests[:1])
+    saved = (("rome", rome.patches[0]), ("steer", steer), ("remember", remember), ("grace", grace), ("lora", lora))
+    for name, patch in saved:
         patch.save(root / name)
+    lora.revert()
+    grace.revert()
     remember.revert()
     steer.revert()
     rome.revert()
@@ -102,7 +108,7 @@ def _unchanged(model, pristine: dict[str, torch.Tensor]) -> bool:
     return not attached(model) and all(torch.equal(state[name], pristine[name]) for name in pristine)
 
 
-@pytest.mark.parametrize("name", ["rome", "steer", "remember"])
+@pytest.mark.parametrize("name", ["rome", "steer", "remember", "grace", "lora"])
 @FUZZ
 @given(mutation=mutations(("patch.json", "tensors.safetensors")))
 def test_a_mutated_patch_gives_only_amend_errors_and_leaves_the_model(saved, name, mutation):

@@ -149,14 +149,22 @@ def accuracy(lm, pairs):
     return [sum(a == t for a, t in zip(s.argmax, s.answer_ids, strict=True)) / len(s.answer_ids) for s in scored]
 
 
-@pytest.mark.parametrize("method", ["grace", "balancedit"])
-def test_sequential_edits_are_reliable_and_revert_and_reload_bit_for_bit(world, method, tmp_path):
+@pytest.mark.parametrize(
+    ("method", "settings"),
+    [
+        ("grace", {}),
+        ("grace", {"expansion": "moving_average"}),
+        ("balancedit", {}),
+        ("balancedit", {"sharing": "per_entry"}),
+    ],
+)
+def test_sequential_edits_are_reliable_and_revert_and_reload_bit_for_bit(world, method, settings, tmp_path):
     model, tok, requests = world
     pristine, base = weights(model), fingerprint(model)
     lm = CausalLM(model, tok, progress=False)
     unrelated = [(p.prompt, p.answer) for r in requests[6:] for p in r.locality]
     scores_before = lm.score(unrelated)
-    editor = Editor(model, tok, method)
+    editor = Editor(model, tok, method, **settings)
     patches = [editor.edit(requests[:3]), editor.edit(requests[3:6])]
     assert min(accuracy(lm, [(r.text, r.target_new) for r in requests[:6]])) == 1.0
     book = attached(model).adapters[f"{method}@{editor.config.layer}"].component

@@ -50,10 +50,17 @@ def tensor_digest(tensor: torch.Tensor) -> str:
     return hashlib.sha256(flat.view(torch.uint8).numpy().tobytes()).hexdigest()
 
 
+FULL_HASH_UP_TO = 1 << 20  # entries: below this an attached tensor is hashed whole (milliseconds), above sampled
+
+
 def sampled_digest(tensor: torch.Tensor) -> str:
-    """Hash of a tensor's dtype, shape and up to ``SAMPLES`` evenly spaced entries (all of a small tensor)."""
+    """Hash of a tensor's dtype, shape and entries: every entry of a tensor of up to ``FULL_HASH_UP_TO`` (a codebook's
+    radii, where one changed entry must change the hash), else ``SAMPLES`` evenly spaced ones (a layer copy per
+    entry of a long codebook)."""
     head = f"{tensor.dtype}|{tuple(tensor.shape)}|".encode()
-    return hashlib.sha256(head + _sample_bytes(tensor.detach())).hexdigest()
+    flat = tensor.detach().reshape(-1)
+    data = flat.contiguous().cpu().view(torch.uint8).numpy().tobytes() if flat.numel() <= FULL_HASH_UP_TO else None
+    return hashlib.sha256(head + (data if data is not None else _sample_bytes(flat))).hexdigest()
 
 
 def _sample_bytes(tensor: torch.Tensor) -> bytes:
