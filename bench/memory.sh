@@ -7,6 +7,7 @@
 #   bench/memory.sh frontier smollm2 N    # the same on the first N CounterFact records SmolLM2 knows
 #                                         # (bench/smollm2.sh data first)
 #   bench/memory.sh sequential M N        # N sequential edits of method M on the world model, all measured at the end
+#                                         # (settings: TAG=eps8 EXTRA="--set initial_radius=8" bench/memory.sh ...)
 set -euo pipefail
 THREADS=${THREADS:-2}
 OUT=runs/memory
@@ -33,11 +34,16 @@ frontier)
     run "balancedit-token-lam$lam" --method balancedit --set balance="$lam" --set pooling=token --set distance=euclidean
   done
   for m in ft-l ft-m lora rome memit; do run "$m" --method "$m"; done
+  for m in ft-l ft-m; do  # the ROME paper's bound (5e-4) and none, beside EasyEdit's 5e-5
+    run "$m-bound5e-4" --method "$m" --set norm_constraint=0.0005
+    run "$m-unbounded" --method "$m" --set norm_constraint=0
+    run "$m-unbounded-lr1e-2" --method "$m" --set norm_constraint=0 --set lr=0.01
+  done
   ;;
 sequential)
   .venv/bin/amend evaluate --testbed world -n "$3" --method "$2" --mode sequential --batch-size 1 \
     --checkpoint-every "$3" --protocol probability --protocol token_accuracy --threads "$THREADS" \
-    --out "$OUT/world-sequential-$2-$3"
+    --out "$OUT/world-sequential-$2-$3${TAG:+-$TAG}" ${EXTRA:-}
   ;;
 *)
   sed -n 2,9p "$0"; exit 2
