@@ -218,8 +218,8 @@ def test_balancedit_sets_only_the_new_entrys_radius_between_its_samples(world):
     fact = patch.log["facts"][0]
     assert fact["placement"] == "add" and len(book) == 3
     assert torch.equal(book.keys[:2], keys) and torch.equal(book.radii[:2], radii)  # older entries untouched
-    if not fact["conflict"]:
-        assert fact["d_pos"] <= book.radii[2].item() < fact["d_neg"]
+    assert not fact["conflict"]  # this request's paraphrase is nearer than its neighbour: the radius lies between
+    assert fact["d_pos"] <= book.radii[2].item() < fact["d_neg"]
     editor.revert()
 
 
