@@ -74,3 +74,10 @@ def attached(model: nn.Module) -> Attachments:
         record = Attachments()
         model.__dict__[ATTACHED] = record
     return record
+
+
+def needs_whole_sequence(model: nn.Module) -> bool:
+    """Whether something attached to ``model`` needs every position recomputed on every forward (read without
+    creating a record on a model that has none)."""
+    record = model.__dict__.get(ATTACHED)
+    return record is not None and record.whole_sequence()

@@ -16,7 +16,7 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
-from amend.changes.attachments import attached
+from amend.changes.attachments import needs_whole_sequence
 from amend.errors import ConfigError
 from amend.forward import logits_at
 from amend.lm.base import Prompt, Scored, VisualPrompt
@@ -118,7 +118,7 @@ class CausalLM:
                     attention_mask=batch.attention_mask,
                     max_new_tokens=limit,
                     pad_token_id=pad_token,
-                    use_cache=not attached(self.model).whole_sequence(),
+                    use_cache=not needs_whole_sequence(self.model),
                     **sampling,
                 )
             new = output[:, batch.input_ids.shape[1] :].tolist()

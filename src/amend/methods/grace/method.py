@@ -14,6 +14,7 @@ from amend.hooks import capture
 from amend.methods.grace.config import GraceConfig
 from amend.methods.memory.codebook_edit import CodebookEdit, Entry
 from amend.requests import EditRequest
+from amend.tokens import encode
 
 
 class Grace(CodebookEdit):
@@ -51,7 +52,7 @@ class Grace(CodebookEdit):
             seed = self.config.seed + zlib.crc32(str(request.record_id).encode())
             generator = torch.Generator().manual_seed(seed)
             return torch.rand(out_features, generator=generator).to(self.device)
-        rows = self.tokenizer(request.text)["input_ids"]
+        rows = encode(self.tokenizer, request.text)
         site = Site(Component.MLP_KEY, self.config.layer)  # the input: the output may already be a codebook's
         with torch.no_grad(), capture(self.anatomy, [site]) as records:
             self.model.base_model(input_ids=torch.tensor([rows], device=self.device))

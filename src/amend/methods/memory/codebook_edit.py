@@ -28,7 +28,7 @@ from amend.methods.locate.suffix import SuffixForward, logits_close
 from amend.methods.memory.config import CodebookConfig
 from amend.methods.memory.placement import Placement, grace_placement
 from amend.requests import EditRequest
-from amend.tokens import Batch, pad_id, pad_right, target_ids
+from amend.tokens import Batch, encode, pad_id, pad_right, target_ids
 
 
 @dataclass
@@ -118,7 +118,7 @@ class CodebookEdit(EditMethod):
 
     def queries(self, prompts: Sequence[str]) -> torch.Tensor:
         """The query of each prompt at its last token (n, d_in), pooled as the codebook pools."""
-        rows = [self.tokenizer(prompt)["input_ids"] for prompt in prompts]
+        rows = [encode(self.tokenizer, prompt) for prompt in prompts]
         batch = pad_right(rows, pad_id(self.tokenizer)).to(self.device)
         with torch.no_grad(), capture(self.anatomy, [Site(Component.MLP_KEY, self.config.layer)]) as records:
             self.model.base_model(**batch.model_inputs())
