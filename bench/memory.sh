@@ -19,8 +19,13 @@ frontier)
   bed=$2; n=$3
   if [ "$bed" = world ]; then
     source=(--testbed world -n "$n")
+    balanced=()
   else
     source=(--testbed smollm2 --dataset counterfact-easyedit --path runs/smollm2/counterfact900.json --known --num-edits "$n")
+    # CounterFact records have one rephrase and one locality prompt: calibrating on them would leave nothing to
+    # score, so BalancEdit generates its samples here (docs/memory.md) and is scored on the request's own.
+    balanced=(--set samples=generated)
+    GRACE_RADII=${GRACE_RADII_SMOLLM2:-"5 10 15 20 25 30 40"}
   fi
   run() {  # name, then amend evaluate arguments
     local name=$1; shift
@@ -29,9 +34,10 @@ frontier)
       --threads "$THREADS" --out "$OUT/$bed-$name" "$@" && touch "$OUT/$bed-$name/done"
   }
   for eps in $GRACE_RADII; do run "grace-eps$eps" --method grace --set initial_radius="$eps"; done
-  for lam in $BALANCES; do run "balancedit-lam$lam" --method balancedit --set balance="$lam"; done
+  for lam in $BALANCES; do run "balancedit-lam$lam" --method balancedit --set balance="$lam" "${balanced[@]}"; done
   for lam in $BALANCES; do  # BalancEdit with GRACE's query (the last token's input, Euclidean)
-    run "balancedit-token-lam$lam" --method balancedit --set balance="$lam" --set pooling=token --set distance=euclidean
+    run "balancedit-token-lam$lam" --method balancedit --set balance="$lam" --set pooling=token --set distance=euclidean \
+      "${balanced[@]}"
   done
   for m in ft-l ft-m lora rome memit; do run "$m" --method "$m"; done
   for m in ft-l ft-m; do  # the ROME paper's bound (5e-4) and none, beside EasyEdit's 5e-5
