@@ -5,7 +5,8 @@
 #   bench/memory.sh frontier world N      # single edits of the first N world requests: GRACE over ε_init, BalancEdit
 #                                         # over λ, and FT-L, FT-M, LoRA, ROME, MEMIT at their defaults
 #   bench/memory.sh frontier smollm2 N    # the same on the first N CounterFact records SmolLM2 knows
-#                                         # (bench/smollm2.sh data first)
+#                                         # (bench/smollm2.sh data first; VARIANTS=no skips FT-L's and FT-M's
+#                                         # other bounds and learning rate)
 #   bench/memory.sh sequential M N        # N sequential edits of method M on the world model, all measured at the end
 #                                         # (settings: TAG=eps8 EXTRA="--set initial_radius=8" bench/memory.sh ...)
 set -euo pipefail
@@ -40,6 +41,7 @@ frontier)
       "${balanced[@]}"
   done
   for m in ft-l ft-m lora rome memit; do run "$m" --method "$m"; done
+  [ "${VARIANTS:-yes}" = no ] && exit 0
   for m in ft-l ft-m; do  # the ROME paper's bound (5e-4) and none, beside EasyEdit's 5e-5
     run "$m-bound5e-4" --method "$m" --set norm_constraint=0.0005
     run "$m-unbounded" --method "$m" --set norm_constraint=0

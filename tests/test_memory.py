@@ -15,6 +15,7 @@ from amend.fingerprint import fingerprint
 from amend.hooks import wrap_site
 from amend.lm import CausalLM
 from amend.methods.balancedit.method import OTHER_SUBJECT, POSITIVE_LEAD, samples
+from amend.methods.memory.codebook_edit import Entry
 from amend.methods.memory.placement import SPLIT_GAP, balanced_radius, grace_placement
 from amend.requests import EditRequest, Probe, Rephrase
 from amend.testbeds import load as load_testbed
@@ -298,3 +299,50 @@ def test_training_from_the_codebooks_layer_on_gives_the_full_forwards_result(wor
         editor.revert()
     for name, tensor in trained[False].items():
         assert torch.allclose(trained[True][name], tensor, rtol=1e-4, atol=1e-5), name
+
+
+@pytest.mark.parametrize("output", ["value", "per_entry"])
+def test_a_fact_in_training_reads_like_the_codebook_with_it_written(world, output):
+    """Training reads the codebook through a gate with the fact placed and the entries' outputs in place (none
+    copied): the same firing, entries and outputs as a codebook with the fact's rows written in."""
+    model, tok, _ = world
+    generator = torch.Generator().manual_seed(0)
+    d_in, d_out, n = 4, 3, 3
+
+    def randn(*shape):
+        return torch.randn(*shape, generator=generator)
+
+    settings = {"output": "layer", "sharing": "per_entry"} if output == "per_entry" else {}
+    outputs = (
+        {"values": randn(n, d_out)}
+        if output == "value"
+        else {"entry_weight": randn(n, d_out, d_in), "entry_bias": randn(n, d_out)}
+    )
+    rows = {"keys": randn(n, d_in) * 3, "radii": torch.ones(n), **outputs}
+    key = randn(d_in) * 3
+    trained = {name: randn(*t.shape[1:]) for name, t in outputs.items()}
+    # a split: entry 1 shrinks to radius 0.5 and the fact comes in as a new row
+    entry = Entry(
+        key=key,
+        label=(9,),
+        rows={"keys": key[None], "radii": torch.tensor([2.0])},
+        updated=1,
+        replaced={"radii": torch.tensor([0.5])},
+        trainable=trained,
+    )
+    book, written = Codebook(d_in, d_out, **settings), Codebook(d_in, d_out, **settings)
+    for codebook in (book, written):
+        codebook._append(rows, [(i,) for i in range(n)])
+    written.radii[1] = 0.5
+    written._append({**entry.rows, **{name: t[None] for name, t in trained.items()}}, [(9,)])
+    inputs = randn(2, 6, d_in) * 3
+    inputs[0, 1], inputs[0, 4], inputs[1, 0] = rows["keys"][0] + 0.1, key, rows["keys"][2]
+    inputs[1, 3] = rows["keys"][1] + 0.35  # 0.7 away: inside entry 1's old radius, outside its split one
+    editor = Editor(model, tok, "grace")
+    method = editor.method_cls(model, tok, editor.config, editor.resources)
+    fires, chosen = method.candidate_gate(book, entry).gate(inputs)
+    expected_fires, expected_chosen = written.gate(inputs)
+    assert torch.equal(fires, expected_fires) and torch.equal(chosen[fires], expected_chosen[fires])
+    assert set(chosen[fires].tolist()) == {0, 2, 3}  # two old entries and the new one fire; the split one not
+    got = method.candidate_output(book, entry, inputs[fires], chosen[fires])
+    assert torch.allclose(got, written.entry_output(inputs[fires], chosen[fires]), atol=1e-6)

@@ -252,6 +252,15 @@ class Codebook(SiteAdapter):
             return inputs @ self.shared_weight.T + self.shared_bias
         return torch.einsum("moi,mi->mo", self.entry_weight[entry], inputs) + self.entry_bias[entry]
 
+    def output_of(self, inputs: torch.Tensor, tensors: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """What one entry whose output tensors are ``tensors`` (its ``values`` row, or a layer copy: the shared one
+        or one entry's) gives for inputs (m, in). A fact being trained is not in the codebook yet; this reads it
+        from the trainable tensors without writing them in."""
+        if self.output == "value":
+            return tensors["values"].expand(len(inputs), -1)
+        prefix = "shared" if self.sharing == "shared" else "entry"
+        return inputs @ tensors[f"{prefix}_weight"].T + tensors[f"{prefix}_bias"]
+
     # ---- writing (only through CodebookWrite) -------------------------------------------------------------------
 
     def _append(self, rows: Mapping[str, torch.Tensor], labels: Sequence[Sequence[int]]) -> None:

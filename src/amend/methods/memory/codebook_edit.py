@@ -154,20 +154,39 @@ class CodebookEdit(EditMethod):
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def candidate(self, book: Codebook, entry: Entry) -> Codebook:
-        """A private copy of ``book`` with the fact placed (its trainable tensors are put in at every step)."""
-        settings, tensors = book.state()
-        copy = Codebook.build(settings, tensors).to(self.device)
-        index = torch.tensor([entry.updated]) if entry.updated is not None else None
+    def candidate_gate(self, book: Codebook, entry: Entry) -> Codebook:
+        """The gate of ``book`` with the fact placed: its keys and radii, in a codebook without outputs. The
+        entries' outputs are read from ``book`` and the fact's from its trainable tensors, never copied, so a
+        training step costs the same with ten entries or ten thousand layer copies."""
+        gate = Codebook(
+            book.in_features, 0, distance=book.distance, pooling=book.pooling, replacement=book.replacement
+        ).to(self.device)
+        tensors = {"keys": book.keys, "radii": book.radii}
+        if set(entry.replaced) - set(tensors):
+            raise ValueError(f"a placement may rewrite only an entry's key and radius, not {sorted(entry.replaced)}")
         for name, row in entry.replaced.items():
-            tensor = getattr(copy, name).clone()
-            tensor[index] = row.to(tensor.dtype)
-            setattr(copy, name, tensor)
+            tensor = tensors[name].clone()
+            tensor[entry.updated] = row[0].to(tensor)
+            tensors[name] = tensor
         if entry.rows:
-            shared = copy.shared_tensors()
-            starting = {name: t.detach()[None] for name, t in entry.trainable.items() if name not in shared}
-            copy._append({**entry.rows, **starting}, [entry.label])
-        return copy
+            tensors = {name: torch.cat([t, entry.rows[name].to(t)]) for name, t in tensors.items()}
+        gate.keys, gate.radii = tensors["keys"], tensors["radii"]
+        gate.values = torch.zeros(len(tensors["radii"]), 0, device=self.device)
+        return gate
+
+    def candidate_output(
+        self, book: Codebook, entry: Entry, inputs: torch.Tensor, chosen: torch.Tensor
+    ) -> torch.Tensor:
+        """Outputs (m, out) of the chosen entries (m,) with the fact placed: the fact's row (or the shared copy)
+        through the trainable tensors, every other entry as ``book`` has it."""
+        trained = book.output_of(inputs, entry.trainable)
+        if book.shared_tensors():
+            return trained
+        own = chosen == (len(book) if entry.rows else entry.updated)
+        if bool(own.all()):
+            return trained
+        others = book.entry_output(inputs, chosen.clamp(max=len(book) - 1)).detach()
+        return torch.where(own[:, None], trained, others)
 
     def train(self, book: Codebook, entry: Entry, request: EditRequest) -> list[float]:
         """Optimise ``entry.trainable`` with Adam on the mean NLL of the target tokens after the edit prompt, the
@@ -176,15 +195,14 @@ class CodebookEdit(EditMethod):
         batch = pad_right([prompt + target[:-1]], pad_id(self.tokenizer)).to(self.device)
         cols = torch.arange(len(prompt) - 1, len(prompt) - 1 + len(target))
         labels = torch.tensor(target, device=self.device)
-        candidate = self.candidate(book, entry)
-        base = {name: getattr(candidate, name).detach() for name in entry.trainable}
+        gate = self.candidate_gate(book, entry)
+        gate.mask = batch.attention_mask
         sublayer = self.sublayer
 
         def through_candidate(inputs: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
-            candidate.mask = batch.attention_mask
-            fires, chosen = candidate.gate(inputs)
+            fires, chosen = gate.gate(inputs)
             replaced = apply_map(sublayer, inputs.float())
-            replaced[fires] = candidate.entry_output(inputs[fires].float(), chosen[fires])
+            replaced[fires] = self.candidate_output(book, entry, inputs[fires].float(), chosen[fires])
             return replaced.to(output.dtype)
 
         parameters = list(entry.trainable.values())
@@ -197,7 +215,6 @@ class CodebookEdit(EditMethod):
 
         with wrap_site(self.anatomy, self.site, through_candidate):
             for step in range(self.config.steps):
-                self.put_trainable(candidate, base, entry)
                 logits = forward()
                 if step == 0 and self.config.partial_forward:
                     forward, entry.log["partial_forward"] = self.from_site(batch, rows, cols, logits.detach(), forward)
@@ -227,17 +244,6 @@ class CodebookEdit(EditMethod):
         if check.shape != full.shape or not logits_close(check, full):
             return fallback, "the partial forward's logits differ from the full forward's"
         return (lambda: suffix.logits_at(row, rows, cols)), "checked"
-
-    def put_trainable(self, candidate: Codebook, base: dict[str, torch.Tensor], entry: Entry) -> None:
-        """Put the trainable tensors into the candidate: a new entry's row is the last row, an updated entry's the
-        row it rewrites, a shared tensor the whole."""
-        for name, tensor in entry.trainable.items():
-            if name in candidate.shared_tensors():
-                setattr(candidate, name, tensor)
-                continue
-            row = len(base[name]) - 1 if entry.rows else entry.updated
-            index = torch.tensor([row], device=tensor.device)
-            setattr(candidate, name, base[name].index_put((index,), tensor[None]))
 
     def change(self, book: Codebook, entry: Entry) -> CodebookWrite:
         """The write of a trained fact into the attached codebook."""
