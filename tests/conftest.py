@@ -20,10 +20,17 @@ def embedder():
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory):
-    """A PostgreSQL 16 + pgvector server for the run (the pgserver package), stopped at its end."""
+def postgres_url():
+    """A PostgreSQL 16 + pgvector server for the run (the pgserver package), stopped and deleted at its end. Its data
+    folder is not under pytest's temporary folder: the server runs as its own system user, which cannot enter
+    pytest's (mode 700, reset by every pytest session)."""
+    import shutil
+    import tempfile
+
     import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="stop")
+    folder = tempfile.mkdtemp(prefix="amend-postgres-")
+    server = pgserver.get_server(folder, cleanup_mode="stop")
     yield server.get_uri()
     server.cleanup()
+    shutil.rmtree(folder, ignore_errors=True)

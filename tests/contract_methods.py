@@ -60,5 +60,5 @@ class Remember(EditMethod):
         journal.add(ContextFacts(facts, self.config.memory))
 
     @classmethod
-    def observed(cls, lm: LanguageModel, model: nn.Module) -> LanguageModel:
+    def observed(cls, lm: LanguageModel, model: nn.Module, config: RememberConfig) -> LanguageModel:
         return ContextualLM(lm, all_facts(model))

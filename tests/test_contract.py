@@ -37,6 +37,10 @@ FAST = {
     # AlphaEdit's reference absolute threshold leaves no null space in a tiny random model's keys: it would write 0.
     "threshold_mode": "relative",
     "nullspace_threshold": 0.01,
+    # SCR: words, not an embedder, find the facts; a tiny random model cannot judge, so every candidate is read.
+    "retrieval": "lexical",
+    "judge": False,
+    "demonstrations": 0,  # IKE: the new fact alone (no pool of other facts for a tiny model)
 }
 CORPUS = Corpus.from_texts(corpus(60))
 
@@ -74,7 +78,7 @@ def test_the_edit_contract(method, model_type, tmp_path, monkeypatch):
     second = [edit_request("{} plays the", SUBJECTS[2])]
     pristine, base = _weights(model), fingerprint(model)
     editor = Editor(model, tok, method, corpus=CORPUS, cache_dir=tmp_path / "cache", **_settings(method))
-    seen = load_method(method).observed(CausalLM(model, tok), model)  # what evaluation would see
+    seen = load_method(method).observed(CausalLM(model, tok), model, editor.config)  # what evaluation would see
     probe = [(request.text, request.target_new) for request in first]
     scores_before = seen.score(probe)
 

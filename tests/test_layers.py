@@ -10,7 +10,7 @@ LAYERS = [
     {"errors", "version", "registry", "fingerprint", "tokens", "storage"},
     {"requests", "architectures", "forward"},
     {"hooks"},
-    {"changes", "stats", "datasets"},
+    {"changes", "stats", "datasets", "knowledge"},
     {"lm", "testbeds", "models"},
     {"methods"},
     {"editing", "diagnostics", "tracing"},

@@ -92,10 +92,10 @@ class RememberAsPassages(Remember):
     """Remember, read as the world model reads stated facts (``Fact: ... Question: ...``)."""
 
     @classmethod
-    def observed(cls, lm, model):
-        def context(_prompt: str) -> str | None:
+    def observed(cls, lm, model, config):
+        def context(prompt: str) -> str | None:
             facts = attached(model).facts()
-            return world.in_context_prompt(facts, "") if facts else None
+            return world.in_context_prompt(facts, prompt) if facts else None
 
         return ContextualLM(lm, context)
 

@@ -87,6 +87,8 @@ METHODS: Registry[type] = Registry(
         "ft-l": "amend.methods.finetune.method:FineTuneL",
         "ft-m": "amend.methods.finetune.method:FineTuneM",
         "lora": "amend.methods.lora.method:Lora",
+        "scr": "amend.methods.scr.method:Scr",
+        "ike": "amend.methods.ike.method:Ike",
     },
     UnknownMethod,
 )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +141,7 @@ def evaluate(
     if method_cls is not None:
         method_settings = method_config(method_cls, model, config, **overrides)
         setup = EditSetup(method_cls, method_settings, cache_dir, corpus, statistics)
-        lm = method_cls.observed(lm, model)
+        lm = method_cls.observed(lm, model, method_settings)
         scored = method_cls.scored(requests, method_settings)  # without what the edit learns from
     items = task(settings.task).items(scored)
     model_info = describe(model)
@@ -176,9 +176,23 @@ def evaluate(
         lm.decode,
     )
     result.extra.update(extra)
+    _add_context_traces(result, lm)
     if texts_before is not None:
         _add_generation(result, requests, texts_before, texts_after, references, idf)
     return result
+
+
+def _add_context_traces(result: EvalResult, lm: LanguageModel) -> None:
+    """A contextual method's record of each query (SCR: candidates, verdicts, the prompt asked) as samples, and how
+    many queries were answered in context, so a failure can be traced to its stage from the saved run."""
+    traces = getattr(getattr(lm, "context", None), "traces", None)
+    if not traces:
+        return
+    result.samples.extend({"context_trace": asdict(trace)} for trace in traces)
+    result.extra["context"] = {
+        "queries": len(traces),
+        "answered_in_context": sum(trace.prompt is not None for trace in traces),
+    }
 
 
 def _single(model, tokenizer, requests, items, lm, setup: EditSetup, settings: EvaluationSettings, texts=None):

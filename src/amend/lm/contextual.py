@@ -2,8 +2,9 @@
 
 Contextual methods (SCR, IKE) leave the network as it is and store facts in a context memory
 (:class:`amend.changes.ContextFacts`). :class:`ContextualLM` wraps any :class:`LanguageModel` and, at every query,
-asks its ``context`` function what to put before the prompt: a method's retrieval and selection policy goes there.
-With an empty memory it is exactly the model it wraps.
+asks its ``context`` function which prompt to ask instead (facts before it, a template around it), or None to ask
+it as it is: a method's retrieval and selection policy goes there. With an empty memory it is exactly the model it
+wraps.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from torch import nn
 from amend.changes.attachments import attached
 from amend.lm.base import LanguageModel, Prompt, Scored, VisualPrompt, prompt_text
 
-Context = Callable[[str], str | None]  # prompt text -> the context to put before it, or None for none
+Context = Callable[[str], str | None]  # prompt text -> the prompt to ask instead, or None to ask it as it is
 
 
 class ContextualLM:
-    """``base`` with ``context(prompt)`` put before every prompt (scores and generations alike)."""
+    """``base`` asked ``context(prompt)`` instead of every prompt it rewrites (scores and generations alike)."""
 
     def __init__(self, base: LanguageModel, context: Context):
         self.base = base
@@ -38,20 +39,20 @@ class ContextualLM:
         return self.base.decode(ids)
 
     def _with_context(self, prompt: Prompt) -> Prompt:
-        context = self.context(prompt_text(prompt))
-        if not context:
+        rewritten = self.context(prompt_text(prompt))
+        if rewritten is None:
             return prompt
         if isinstance(prompt, VisualPrompt):
-            return VisualPrompt(f"{context}{prompt.text}", prompt.image)
-        return f"{context}{prompt}"
+            return VisualPrompt(rewritten, prompt.image)
+        return rewritten
 
 
 def all_facts(model: nn.Module, memory: str = "default", separator: str = " ") -> Context:
     """The simplest policy: every fact of the memory, in the order stored, before every prompt (read at each
     query, so facts added or reverted later are seen)."""
 
-    def context(_prompt: str) -> str | None:
+    def context(prompt: str) -> str | None:
         facts = attached(model).facts(memory)
-        return separator.join(facts) + separator if facts else None
+        return separator.join(facts) + separator + prompt if facts else None
 
     return context

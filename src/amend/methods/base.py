@@ -109,9 +109,10 @@ class EditMethod(ABC):
         return list(requests)
 
     @classmethod
-    def observed(cls, lm: LanguageModel, model: nn.Module) -> LanguageModel:
-        """How evaluation sees ``model`` when this method edits it: ``lm`` itself for methods that change the
-        network; a contextual method wraps it in a :class:`~amend.lm.ContextualLM` reading the model's memory."""
+    def observed(cls, lm: LanguageModel, model: nn.Module, config: MethodConfig) -> LanguageModel:
+        """How evaluation sees ``model`` when this method (configured by ``config``) edits it: ``lm`` itself for
+        methods that change the network; a contextual method wraps it in a :class:`~amend.lm.ContextualLM` reading
+        the model's memory."""
         return lm
 
 

@@ -22,7 +22,14 @@ from __future__ import annotations
 from typing import Any
 
 from amend.stats import Corpus
-from amend.testbeds.world.corpus import CONTEXT_PREFIXES, CorpusSpec, epoch_texts
+from amend.testbeds.world.corpus import (
+    CONTEXT_PREFIXES,
+    FACT_MARK,
+    QUESTION_MARK,
+    CorpusSpec,
+    epoch_texts,
+    relevance_prompt,
+)
 from amend.testbeds.world.generator import PERSON_RELATIONS, PHRASES, World, plain_template
 
 CONTEXT_TEMPLATES = tuple(f"{prefix} {{}}" for prefix in CONTEXT_PREFIXES)
@@ -42,7 +49,24 @@ _BATCHED = {
     "stats_tokens": 200_000,
 }
 
+# SCR asks in the formats the model was trained on: its relevance judgement and its in-context reading.
+_READ_IN_CONTEXT = {
+    "judge_template": relevance_prompt("{fact}", "{question}"),
+    "judge_chat": False,
+    "judge_tokens": 1,
+    "answer_template": f"{{facts}} {QUESTION_MARK} {{question}}",
+    "fact_line": f"{FACT_MARK} {{fact}}",
+    "fact_separator": " ",
+}
+
 EDIT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "scr": dict(_READ_IN_CONTEXT),
+    # IKE's demonstrations in the reading format the model knows ("Fact: ... Question: ... answer").
+    "ike": {
+        "fact_template": "{prompt} {target}.",
+        "demo_template": f"{FACT_MARK} {{fact}} {QUESTION_MARK} {{prompt}}",
+        "separator": " ",
+    },
     "rome": {
         "layer": 0,
         **_KEEP_THE_PERSON,
