@@ -2,6 +2,7 @@
 (docs/contextual.md).
 
     .venv/bin/python bench/scr_scale.py [--sizes 10 100 1000 7000] [--sample 100] [--threads 2] [--set k=v ...]
+        [--out runs/contextual/scale]      # scale.json (the rows) and scale.png (each stage against the size)
 
 On the world model: the first N world requests are stored at once (one SCR edit), then for a sample of them the edit
 prompt and its rephrases are asked (the gold fact: the request's own), and their same-person probes of other
@@ -19,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -42,6 +45,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--set", action="append", default=[], help="SCR settings, k=v (values as Python literals)")
+    parser.add_argument("--out", default="runs/contextual/scale", help="folder of scale.json and scale.png")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     overrides = {}
@@ -59,6 +63,7 @@ def main() -> None:
         "| facts | recall@k | judge precision | judge recall | reading given gold | end to end | locality | s/query |"
     )
     print("|---|---|---|---|---|---|---|---|")
+    rows = []
     for size in args.sizes:
         requests = bed.requests(size)
         editor = Editor(model, tok, "scr", **overrides)
@@ -101,12 +106,51 @@ def main() -> None:
                     probes += 1
         editor.revert()
         locality = f"{kept / probes:.3f}" if probes else "n/a"
+        rows.append(
+            {
+                "facts": size,
+                "recall@k": retrieved / asked,
+                "judge precision": confirmed_gold / max(confirmed, 1),
+                "judge recall": gold_confirmed_of_retrieved / max(retrieved, 1),
+                "reading given gold": reading / asked,
+                "end to end": end_to_end / asked,
+                "locality": kept / probes if probes else None,
+                "seconds per query": seconds / (asked + probes),
+            }
+        )
         print(
             f"| {size:,} | {retrieved / asked:.3f} | {confirmed_gold / max(confirmed, 1):.3f} | "
             f"{gold_confirmed_of_retrieved / max(retrieved, 1):.3f} | {reading / asked:.3f} | "
             f"{end_to_end / asked:.3f} | {locality} | {seconds / (asked + probes):.3f} |",
             flush=True,
         )
+
+    save(rows, overrides, Path(args.out))
+
+
+def save(rows: list[dict], settings: dict, out: Path) -> None:
+    """The rows as JSON and a plot of every stage's figure against the number of stored facts."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "scale.json").write_text(json.dumps({"settings": settings, "rows": rows}, indent=1))
+    figure, axes = plt.subplots(figsize=(7, 4.2))
+    sizes = [row["facts"] for row in rows]
+    for name in ("recall@k", "judge precision", "judge recall", "reading given gold", "end to end", "locality"):
+        points = [(size, row[name]) for size, row in zip(sizes, rows, strict=True) if row[name] is not None]
+        axes.plot(*zip(*points, strict=True), marker="o", label=name)
+    axes.set_xscale("log")
+    axes.set_xlabel("facts in the store")
+    axes.set_ylabel("share of queries")
+    axes.set_ylim(-0.02, 1.02)
+    axes.set_title("SCR on the world model against the number of stored facts")
+    axes.legend(loc="lower left", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(out / "scale.png", dpi=120)
+    print(f"wrote {out / 'scale.json'} and {out / 'scale.png'}")
 
 
 if __name__ == "__main__":
