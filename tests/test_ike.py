@@ -8,10 +8,15 @@ from collections import Counter
 
 import pytest
 
+from amend import Editor
+from amend.architectures import anatomy
 from amend.evaluation import EvaluationSettings, evaluate
+from amend.lm import CausalLM
 from amend.methods.ike.demonstrations import COPY, RETAIN, UPDATE, DemonstrationPool, PoolFact, type_list
+from amend.methods.ike.method import ANSWER_ROOM, Ike
 from amend.requests import EditRequest, Probe, Rephrase
 from amend.testbeds import load as load_testbed
+from amend.tokens import encode
 
 
 @pytest.mark.parametrize(("k", "counts"), [(32, (4, 12, 16)), (16, (2, 6, 8)), (8, (1, 3, 4)), (3, (0, 1, 2))])
@@ -66,3 +71,19 @@ def test_ike_edits_the_world_model_and_fits_its_context(world):
     summary = {name: value["probability"]["mean"] for name, value in result.summary.items()}
     assert result.pre_summary["reliability"]["probability"]["mean"] == 0.0
     assert summary["reliability"] >= 0.8 and summary["generalization"] >= 0.6
+
+
+def test_the_farthest_demonstrations_are_left_out_when_the_prompt_would_not_fit(world):
+    model, tok, requests = world
+    editor = Editor(model, tok, "ike", demonstrations=32, pool_size=60)
+    seen = Ike.observed(CausalLM(model, tok), model, editor.config)
+    editor.edit(requests[0])
+    query = requests[0].rephrase[0].prompt
+    prompt = seen.context(query)
+    fact = f"{requests[0].text} {requests[0].target_new}."
+    all_demos = seen.context.pool.for_fact(fact, 32, editor.config.demo_template, editor.config.seed)
+    kept = [demo for demo in all_demos if demo in prompt]
+    assert len(encode(tok, prompt)) <= anatomy(model).context_length - ANSWER_ROOM
+    assert 0 < len(kept) < len(all_demos) and kept == all_demos[-len(kept) :]  # the nearest ones, in their order
+    assert prompt.endswith(f"Fact: {fact} Question: {fact} Fact: {fact} Question: {query}")
+    editor.revert()
