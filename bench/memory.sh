@@ -6,7 +6,7 @@
 #                                         # over λ, and FT-L, FT-M, LoRA, ROME, MEMIT at their defaults
 #   bench/memory.sh frontier smollm2 N    # the same on the first N CounterFact records SmolLM2 knows
 #                                         # (bench/smollm2.sh data first; VARIANTS=no skips FT-L's and FT-M's
-#                                         # other bounds and learning rate)
+#                                         # other bounds and learning rate; REVERSE=yes runs the list backwards)
 #   bench/memory.sh sequential M N        # N sequential edits of method M on the world model, all measured at the end
 #                                         # (settings: TAG=eps8 EXTRA="--set initial_radius=8" bench/memory.sh ...)
 set -euo pipefail
@@ -28,24 +28,31 @@ frontier)
     balanced=(--set samples=generated)
     GRACE_RADII=${GRACE_RADII_SMOLLM2:-"5 10 15 20 25 30 40"}
   fi
-  run() {  # name, then amend evaluate arguments
-    local name=$1; shift
-    [ -e "$OUT/$bed-$name/done" ] && return 0
-    .venv/bin/amend evaluate "${source[@]}" --mode single --protocol probability --protocol token_accuracy \
-      --threads "$THREADS" --out "$OUT/$bed-$name" "$@" && touch "$OUT/$bed-$name/done"
-  }
-  for eps in $GRACE_RADII; do run "grace-eps$eps" --method grace --set initial_radius="$eps"; done
-  for lam in $BALANCES; do run "balancedit-lam$lam" --method balancedit --set balance="$lam" "${balanced[@]}"; done
+  runs=()  # one line per run: its name, then its amend evaluate arguments
+  for eps in $GRACE_RADII; do runs+=("grace-eps$eps --method grace --set initial_radius=$eps"); done
+  for lam in $BALANCES; do runs+=("balancedit-lam$lam --method balancedit --set balance=$lam ${balanced[*]}"); done
   for lam in $BALANCES; do  # BalancEdit with GRACE's query (the last token's input, Euclidean)
-    run "balancedit-token-lam$lam" --method balancedit --set balance="$lam" --set pooling=token --set distance=euclidean \
-      "${balanced[@]}"
+    runs+=("balancedit-token-lam$lam --method balancedit --set balance=$lam --set pooling=token --set distance=euclidean ${balanced[*]}")
   done
-  for m in ft-l ft-m lora rome memit; do run "$m" --method "$m"; done
-  [ "${VARIANTS:-yes}" = no ] && exit 0
-  for m in ft-l ft-m; do  # the ROME paper's bound (5e-4) and none, beside EasyEdit's 5e-5
-    run "$m-bound5e-4" --method "$m" --set norm_constraint=0.0005
-    run "$m-unbounded" --method "$m" --set norm_constraint=0
-    run "$m-unbounded-lr1e-2" --method "$m" --set norm_constraint=0 --set lr=0.01
+  for m in ft-l ft-m lora rome memit; do runs+=("$m --method $m"); done
+  if [ "${VARIANTS:-yes}" != no ]; then
+    for m in ft-l ft-m; do  # the ROME paper's bound (5e-4) and none, beside EasyEdit's 5e-5
+      runs+=("$m-bound5e-4 --method $m --set norm_constraint=0.0005")
+      runs+=("$m-unbounded --method $m --set norm_constraint=0")
+      runs+=("$m-unbounded-lr1e-2 --method $m --set norm_constraint=0 --set lr=0.01")
+    done
+  fi
+  # REVERSE=yes walks the list from its end: two processes of one thread each (one of them reversed) finish sooner
+  # than one of two threads; a run another process has started is skipped.
+  order=("${!runs[@]}")
+  [ "${REVERSE:-no}" = yes ] && order=($(printf '%s\n' "${order[@]}" | tac))
+  for i in "${order[@]}"; do
+    read -r name args <<< "${runs[$i]}"
+    [ -e "$OUT/$bed-$name/done" ] || [ -e "$OUT/$bed-$name/started" ] && continue
+    mkdir -p "$OUT/$bed-$name" && touch "$OUT/$bed-$name/started"
+    # shellcheck disable=SC2086  # args is a list of words
+    .venv/bin/amend evaluate "${source[@]}" --mode single --protocol probability --protocol token_accuracy \
+      --threads "$THREADS" --out "$OUT/$bed-$name" $args && touch "$OUT/$bed-$name/done" && rm "$OUT/$bed-$name/started"
   done
   ;;
 sequential)
