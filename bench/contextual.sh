@@ -38,6 +38,7 @@ table)
   run scr --method scr
   run scr-nojudge --method scr --set judge=false
   run ike --method ike "${ike[@]}"
+  run ike-nodemos --method ike "${ike[@]}" --set demonstrations=0
   for m in rome memit alphaedit; do run "$m" --method "$m"; done
   run grace --method grace "${grace[@]}"
   run balancedit --method balancedit "${balanced[@]}"
