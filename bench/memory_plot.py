@@ -63,12 +63,18 @@ def plot(rows, args) -> None:
         swept = sorted((float(m.group(1)), gen, loc) for name, _, gen, loc, _ in rows if (m := pattern.fullmatch(name)))
         if swept:
             ax.plot([loc for *_, loc in swept], [gen for _, gen, _ in swept], marker="o", label=method)
+            labels: dict[tuple[float, float], list[str]] = {}  # settings that land on one point share a label
             for setting, gen, loc in swept:
-                ax.annotate(f"{setting:g}", (loc, gen), fontsize=7, xytext=(3, 3), textcoords="offset points")
+                labels.setdefault((round(loc, 4), round(gen, 4)), []).append(f"{setting:g}")
+            for (loc, gen), settings in labels.items():
+                ax.annotate(", ".join(settings), (loc, gen), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    points: dict[tuple[float, float], list[str]] = {}
     for name, _, gen, loc, _ in rows:
         if not any(pattern.fullmatch(name) for pattern in SWEEPS.values()):
-            ax.scatter([loc], [gen], marker="s")
-            ax.annotate(name, (loc, gen), fontsize=8, xytext=(3, -9), textcoords="offset points")
+            points.setdefault((round(loc, 4), round(gen, 4)), []).append(name)
+    for (loc, gen), names in points.items():
+        ax.scatter([loc], [gen], marker="s")
+        ax.annotate(", ".join(names), (loc, gen), fontsize=8, xytext=(3, -9), textcoords="offset points")
     ax.set_xlabel(f"locality ({args.locality})")
     ax.set_ylabel(f"generalization ({args.protocol})")
     ax.set_title(f"{args.testbed}: single edits")
