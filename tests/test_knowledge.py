@@ -144,3 +144,9 @@ def test_queries_are_words_only_so_punctuation_is_never_search_syntax():
     assert store.search("NEAR OR AND NOT", 3, "lexical") == []
     with pytest.raises(ConfigError, match="dense search needs"):
         store.search("tower", 1, "dense")
+
+
+def test_a_store_filled_without_vectors_refuses_an_embedder(tmp_path, embedder):
+    SQLiteStore(tmp_path / "words.sqlite").add([PLANTED])  # lexical only
+    with pytest.raises(ConfigError, match="without vectors"):
+        SQLiteStore(tmp_path / "words.sqlite", embedder)

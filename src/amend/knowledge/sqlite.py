@@ -58,6 +58,8 @@ class SQLiteStore:
             self.db.commit()
         elif stored and stored != mine:
             raise ConfigError(f"{self.path} holds vectors of {stored}, not of {mine}")
+        elif not stored:
+            raise ConfigError(f"{self.path} holds facts without vectors: dense search would never find them")
 
     # ---- writing ------------------------------------------------------------------------------------------------
 
