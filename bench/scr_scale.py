@@ -29,6 +29,7 @@ import torch
 
 from amend import Editor
 from amend.lm import CausalLM
+from amend.methods.contextual import fact_sentence
 from amend.methods.scr.method import Scr
 from amend.methods.scr.reader import answer_prompt
 from amend.testbeds import load as load_testbed
@@ -78,7 +79,7 @@ def main() -> None:
         kept = probes = 0
         seconds = 0.0
         for request in chosen:
-            gold = request.text + " " + request.target_new + "."
+            gold = fact_sentence(request, editor.config.fact_template)  # the sentence SCR stored
             for query in [request.text, *(r.prompt for r in request.rephrase)]:
                 start = time.perf_counter()
                 prompt = reader(query)

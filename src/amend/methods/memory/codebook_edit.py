@@ -171,7 +171,6 @@ class CodebookEdit(EditMethod):
         if entry.rows:
             tensors = {name: torch.cat([t, entry.rows[name].to(t)]) for name, t in tensors.items()}
         gate.keys, gate.radii = tensors["keys"], tensors["radii"]
-        gate.values = torch.zeros(len(tensors["radii"]), 0, device=self.device)
         return gate
 
     def candidate_output(
