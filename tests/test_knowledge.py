@@ -7,10 +7,13 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from amend.errors import ConfigError
-from amend.knowledge import Fact, SQLiteStore, query_words
+from amend.knowledge import Fact, SQLiteStore, bm25, query_words
 from amend.knowledge.postgres import PostgresStore
+from amend.knowledge.sqlite import CANDIDATE_LIMIT
 
 PLANTED = Fact("planted", "The Eiffel Tower is located in Rome.")
 DISTRACTORS = [
@@ -150,3 +153,52 @@ def test_a_store_filled_without_vectors_refuses_an_embedder(tmp_path, embedder):
     SQLiteStore(tmp_path / "words.sqlite").add([PLANTED])  # lexical only
     with pytest.raises(ConfigError, match="without vectors"):
         SQLiteStore(tmp_path / "words.sqlite", embedder)
+
+
+# ---- lexical search in two stages (knowledge/bm25.py) -------------------------------------------------------------
+
+WORDS = ["in", "the", "lives", "rome", "paris", "tower", "eiffel", "river", "zoë", "café", "x1", "record"]
+skewed_word = st.sampled_from(WORDS[:3] * 6 + WORDS[3:])  # a few words in most rows, as in real facts
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    texts=st.lists(st.lists(skewed_word, min_size=1, max_size=8).map(" ".join), min_size=1, max_size=40),
+    query=st.lists(st.sampled_from([*WORDS, "absent"]), min_size=1, max_size=5).map(" ".join),
+    k=st.integers(1, 6),
+)
+def test_two_stage_lexical_search_returns_what_fts5_scoring_every_row_returns(texts, query, k):
+    store = SQLiteStore()
+    store.add([Fact(str(i), text) for i, text in enumerate(texts)])
+    assert len(store) < CANDIDATE_LIMIT  # so every answer below comes from the two-stage search
+    found = store.search(query, k, "lexical")
+    everywhere = store._lexical_everywhere(bm25.query_terms(query), k)
+    assert [hit.id for hit in found] == [hit.id for hit in everywhere]
+    assert [hit.score for hit in found] == pytest.approx([hit.score for hit in everywhere], rel=1e-12)
+
+
+def test_a_rare_word_alone_selects_the_rows_that_are_scored(monkeypatch):
+    store = SQLiteStore()
+    store.add([Fact(f"d{i}", f"Person {i} lives in the city.") for i in range(300)] + [PLANTED])
+    scored = []
+    real = store._scored
+    monkeypatch.setattr(store, "_scored", lambda terms, *rest: scored.append(list(terms)) or real(terms, *rest))
+    monkeypatch.setattr(store, "_lexical_everywhere", None)  # never reached
+    found = store.search("Who lives in the Eiffel tower", 1, "lexical")
+    assert [hit.id for hit in found] == ["planted"]
+    # "who" is in no row; "eiffel" and "tower" reach one, and no row with only "lives", "in", "the" can beat it
+    assert scored == [["who"], ["who", "eiffel"], ["who", "eiffel", "tower"]]
+
+
+def test_the_lexical_index_reads_words_as_fts5_does():
+    assert bm25.tokens("Café_au-lait, ZOË 42") == ["cafe", "au", "lait", "zoe", "42"]
+    store = SQLiteStore()
+    store.add([Fact("c", "Zoë owns the Café Noir."), *DISTRACTORS])
+    assert [hit.id for hit in store.search("cafe zoe", 1, "lexical")] == ["c"]
+    assert [hit.id for hit in store.search("café", 1, "lexical")] == ["c"]
+
+
+def test_fts5_row_lengths_are_read_as_sqlite_varints():
+    assert bm25.varint(b"\x04") == 4
+    assert bm25.varint(b"\x86\x8d\x20") == 100_000  # (6·128 + 13)·128 + 32
+    assert bm25.varint(b"\x81\x00\x7f") == 128

@@ -2,7 +2,9 @@
 
 Dense search is a numpy product over every vector (about 25 ms a query at 10⁵ facts of 384 dimensions): this Python
 cannot load SQLite's vector extensions, and at the sizes an embedded store serves a brute-force search is exact and
-fast enough. The vectors are read once into memory and kept in step with every add and remove.
+fast enough. The vectors are read once into memory and kept in step with every add and remove. Lexical search
+returns FTS5's BM25 ranking but scores only the rows the query's rarest words reach when that provably changes
+nothing (``knowledge/bm25.py``): five times faster at 10⁵ facts for questions holding common words.
 """
 
 from __future__ import annotations
@@ -14,14 +16,22 @@ from pathlib import Path
 import numpy as np
 
 from amend.errors import ConfigError, PatchMismatch
+from amend.knowledge import bm25
 from amend.knowledge.embeddings import Embedder
-from amend.knowledge.store import Fact, Hit, check_mode, check_new, query_words
+from amend.knowledge.store import Fact, Hit, check_mode, check_new
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS facts (row INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, text TEXT NOT NULL, vector BLOB);
 CREATE VIRTUAL TABLE IF NOT EXISTS facts_text USING fts5(text, content='facts', content_rowid='row');
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.facts_vocab USING fts5vocab(main, facts_text, 'row');
 """
+CANDIDATE_LIMIT = 5_000  # rows scored in Python at most; past it FTS5 scores the query (its C loop is then faster)
+
+
+def _any_of(terms: Sequence[str]) -> str:
+    """An FTS5 query matching any of ``terms``: each quoted, since a raw word can be FTS5 syntax ("AND", "NEAR")."""
+    return " OR ".join(f'"{term}"' for term in terms)
 
 
 class SQLiteStore:
@@ -44,6 +54,7 @@ class SQLiteStore:
         self._check_embedder()
         self._rows: np.ndarray | None = None  # row numbers, in the order of _vectors
         self._vectors: np.ndarray | None = None
+        self._counts: tuple[int, int] | None = None  # rows and tokens of the text index
 
     def _settings(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT name, value FROM settings").fetchall())
@@ -77,7 +88,7 @@ class SQLiteStore:
                     "INSERT INTO facts (id, text, vector) VALUES (?, ?, ?)", (fact.id, fact.text, blob)
                 )
                 self.db.execute("INSERT INTO facts_text (rowid, text) VALUES (?, ?)", (cursor.lastrowid, fact.text))
-        self._rows = self._vectors = None
+        self._rows = self._vectors = self._counts = None
 
     def remove(self, ids: Iterable[str]) -> None:
         with self.db:
@@ -88,7 +99,7 @@ class SQLiteStore:
                 row, text = found
                 self.db.execute("INSERT INTO facts_text (facts_text, rowid, text) VALUES ('delete', ?, ?)", (row, text))
                 self.db.execute("DELETE FROM facts WHERE row = ?", (row,))
-        self._rows = self._vectors = None
+        self._rows = self._vectors = self._counts = None
 
     def _present(self, ids: Sequence[str]) -> list[str]:
         present = []
@@ -106,16 +117,57 @@ class SQLiteStore:
         return self._dense(query, k) if mode == "dense" else self._lexical(query, k)
 
     def _lexical(self, query: str, k: int) -> list[Hit]:
-        words = query_words(query)
-        if not words:
+        """FTS5's BM25 top ``k``, scoring only the rows the query's rarest words reach when that provably gives the
+        same answer (``knowledge/bm25.py``); FTS5 itself scores every matching row otherwise."""
+        terms = bm25.query_terms(query)
+        rows, tokens = self._totals()
+        if not terms or not rows:
             return []
-        match = " OR ".join(f'"{word}"' for word in words)
+        hits = {term: self._hits(term) for term in terms}
+        idfs = {term: bm25.idf(rows, hits[term]) for term in terms}
+        rarest = sorted(terms, key=hits.__getitem__)
+        for count in range(1, len(rarest) + 1):
+            chosen, rest = rarest[:count], rarest[count:]
+            if sum(hits[term] for term in chosen) > CANDIDATE_LIMIT:
+                break
+            found = self._scored(chosen, idfs, tokens / rows)[:k]
+            if not rest or (len(found) == k and found[-1].score >= bm25.ceiling(idfs, rest)):
+                return found
+        return self._lexical_everywhere(terms, k)
+
+    def _scored(self, terms: Sequence[str], idfs: dict[str, float], average_length: float) -> list[Hit]:
+        """Every row holding one of ``terms``, scored for all the words of ``idfs``, best first."""
+        found = self.db.execute(
+            "SELECT facts.row, facts.id, facts.text, facts_text_docsize.sz FROM facts_text "
+            "JOIN facts ON facts.row = facts_text.rowid JOIN facts_text_docsize ON facts_text_docsize.id = "
+            "facts_text.rowid WHERE facts_text MATCH ?",
+            (_any_of(terms),),
+        ).fetchall()
+        scored = [
+            (bm25.score(text, bm25.varint(size), idfs, average_length), row, fact_id, text)
+            for row, fact_id, text, size in found
+        ]
+        scored.sort(key=lambda item: (-item[0], item[1]))
+        return [Hit(fact_id, text, value) for value, _, fact_id, text in scored]
+
+    def _lexical_everywhere(self, terms: Sequence[str], k: int) -> list[Hit]:
         rows = self.db.execute(
             "SELECT facts.id, facts.text, bm25(facts_text) AS rank FROM facts_text JOIN facts ON facts.row = "
             "facts_text.rowid WHERE facts_text MATCH ? ORDER BY rank, facts.row LIMIT ?",
-            (match, k),
+            (_any_of(terms), k),
         ).fetchall()
         return [Hit(fact_id, text, -float(rank)) for fact_id, text, rank in rows]  # FTS5's bm25 is lower-better
+
+    def _hits(self, term: str) -> int:
+        found = self.db.execute("SELECT doc FROM temp.facts_vocab WHERE term = ?", (term,)).fetchone()
+        return int(found[0]) if found else 0
+
+    def _totals(self) -> tuple[int, int]:
+        """Rows and tokens in the index (BM25's average row length), read once per version of the store."""
+        if self._counts is None:
+            tokens = self.db.execute("SELECT coalesce(sum(cnt), 0) FROM temp.facts_vocab").fetchone()[0]
+            self._counts = (len(self), int(tokens))
+        return self._counts
 
     def _dense(self, query: str, k: int) -> list[Hit]:
         if self.embedder is None:
