@@ -7,6 +7,7 @@ from helpers import facts, tokenizer, trained_tiny_model
 from typer.testing import CliRunner
 
 from amend import ConfigError, RecordError, datasets
+from amend.errors import DatasetError
 from amend.cli.app import app
 
 runner = CliRunner()
@@ -110,7 +111,16 @@ def test_evaluate_stops_at_a_bad_record_unless_told_to_skip(flat_file, tmp_path)
     assert [r["id"] for r in saved["records"]] == [10, 11]
 
 
-@pytest.mark.parametrize(("dataset", "kind"), [("mmedit-e-vqa", "multimodal"), ("docmedit", "document")])
+def test_a_multimodal_dataset_is_refused_by_the_text_task_and_read_by_its_own(tmp_path):
+    from amend.cli.datasets import dataset_requests
+
+    with pytest.raises(ConfigError, match="which task 'edit' does not read; use --task multimodal"):
+        dataset_requests("mmedit-e-vqa", tmp_path / "missing.json", None, False, "edit")
+    with pytest.raises(DatasetError, match="no such file"):  # accepted: then the file is read
+        dataset_requests("mmedit-e-vqa", tmp_path / "missing.json", None, False, None)
+
+
+@pytest.mark.parametrize(("dataset", "kind"), [("docmedit", "document")])
 def test_evaluate_refuses_a_dataset_only_when_no_task_reads_its_requests(tmp_path, dataset, kind):
     from amend.cli.datasets import dataset_requests
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 LAYERS = [
-    {"errors", "version", "registry", "fingerprint", "tokens", "storage"},
+    {"errors", "version", "registry", "fingerprint", "tokens", "storage", "prompting"},
     {"requests", "architectures", "forward"},
     {"hooks"},
     {"changes", "stats", "datasets", "knowledge"},

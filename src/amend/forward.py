@@ -17,6 +17,9 @@ from amend.tokens import Batch
 
 def logits_at(model: nn.Module, batch: Batch, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
     """Float32 logits at (rows[i], cols[i]) for each i: shape (len(rows), vocab)."""
+    if model.base_model is model:  # BLIP-2 runs its text model inside and returns only the logits
+        logits = model(**batch.model_inputs()).logits
+        return logits[rows.to(logits.device), cols.to(logits.device)].float()
     hidden = model.base_model(**batch.model_inputs()).last_hidden_state  # (B, S, d), final norm applied
     return unembed(model, hidden[rows.to(hidden.device), cols.to(hidden.device)])
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from amend.architectures.table import ARCHITECTURES
 from amend.errors import ConfigError
 from amend.registry import TESTBEDS
 from amend.stats.cache import default_cache_dir
@@ -38,6 +39,12 @@ def load_model(
         folder = source
     model, tokenizer = _from_pretrained(folder, getattr(torch, dtype))
     return model.to(device).eval(), tokenizer
+
+
+def is_vision_language(model_type: str) -> bool:
+    """Whether the architecture table knows ``model_type`` as a vision-language model."""
+    spec = ARCHITECTURES.get(model_type)
+    return spec is not None and bool(spec.text_models)
 
 
 def dequantized(gguf: Path, cache_dir: str | Path | None = None) -> Path:
@@ -90,9 +97,22 @@ def testbed_of_file(digest: str) -> str | None:
 
 
 def _from_pretrained(folder: str | Path, dtype: torch.dtype) -> tuple[Any, Any]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """The model and its tokenizer; a vision-language model of the architecture table (LLaVA, Qwen2-VL, BLIP-2)
+    with its processor in place of the tokenizer."""
+    from transformers import (
+        AutoConfig,
+        AutoModelForCausalLM,
+        AutoModelForImageTextToText,
+        AutoProcessor,
+        AutoTokenizer,
+    )
 
     try:
+        model_type = AutoConfig.from_pretrained(folder).model_type
+        if is_vision_language(model_type):
+            return AutoModelForImageTextToText.from_pretrained(folder, dtype=dtype), AutoProcessor.from_pretrained(
+                folder
+            )
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
         tokenizer = AutoTokenizer.from_pretrained(folder)
     except (OSError, ValueError) as err:  # transformers raises ValueError for a folder with no model config

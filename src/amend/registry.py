@@ -113,6 +113,7 @@ TASKS: Registry[Any] = Registry(
     "task",
     {
         "edit": "amend.evaluation.tasks.edit:EditTask",
+        "multimodal": "amend.evaluation.tasks.multimodal:MultimodalTask",
     },
 )
 
@@ -121,6 +122,7 @@ TESTBEDS: Registry[Any] = Registry(
     {
         "world": "amend.testbeds.world.testbed:WorldTestbed",
         "smollm2": "amend.testbeds.smollm2.testbed:SmolLM2Testbed",
+        "vision_world": "amend.testbeds.vision_world.testbed:VisionWorldTestbed",
     },
 )
 

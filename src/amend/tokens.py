@@ -6,7 +6,8 @@ tokenizer object is never mutated (no ``tokenizer.padding_side = ...`` behind th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -86,20 +87,31 @@ def pad_id(tokenizer: PreTrainedTokenizerBase) -> int:
     return 0
 
 
+# Image inputs aligned with the tokens (Qwen2-VL's ``mm_token_type_ids``): a row's tensor covers its prompt, and the
+# rest of the row (answer tokens, padding) is text, 0.
+TOKEN_ALIGNED_INPUTS = frozenset({"mm_token_type_ids", "token_type_ids"})
+
+ImageInputs = Mapping[str, torch.Tensor]
+
+
 @dataclass(frozen=True)
 class Batch:
-    """A padded batch of token rows.
+    """A padded batch of token rows, and the image inputs of its rows on a vision-language model.
 
     Right padding is the default everywhere. Left-padded batches (for generation) carry explicit position ids, so
     that models with absolute position embeddings (GPT-2) see the same positions as without padding, and
     ``offsets`` (the pad count of each row) to translate unpadded indices.
+
+    ``images`` holds, per row, what the model's processor made of that row's images (``pixel_values``, Qwen2-VL's
+    ``image_grid_thw``…; an empty mapping for a row without one). They are joined only when the model is called,
+    in row order, as a processor joins the images of a batch, so a batch can be cut into rows and regrouped.
     """
 
     input_ids: torch.Tensor  # (batch, seq)
     attention_mask: torch.Tensor  # (batch, seq)
     lengths: torch.Tensor  # (batch,) unpadded lengths
     position_ids: torch.Tensor | None = None  # (batch, seq), left padding only
-    pixel_values: torch.Tensor | None = None  # (batch, channels, height, width): the images of a vision-language batch
+    images: tuple[ImageInputs, ...] | None = None  # per row, for a vision-language model
 
     @property
     def offsets(self) -> torch.Tensor:
@@ -110,9 +122,11 @@ class Batch:
 
     def to(self, device: torch.device | str) -> Batch:
         positions = None if self.position_ids is None else self.position_ids.to(device)
-        pixels = None if self.pixel_values is None else self.pixel_values.to(device)
+        images = None
+        if self.images is not None:
+            images = tuple({name: tensor.to(device) for name, tensor in row.items()} for row in self.images)
         return Batch(
-            self.input_ids.to(device), self.attention_mask.to(device), self.lengths.to(device), positions, pixels
+            self.input_ids.to(device), self.attention_mask.to(device), self.lengths.to(device), positions, images
         )
 
     def select(self, rows: torch.Tensor) -> Batch:
@@ -120,16 +134,32 @@ class Batch:
         if self.position_ids is not None:
             raise ValueError("select() is for right-padded batches")
         width = int(self.lengths[rows].max())
-        pixels = None if self.pixel_values is None else self.pixel_values[rows]
-        return Batch(self.input_ids[rows, :width], self.attention_mask[rows, :width], self.lengths[rows], None, pixels)
+        images = None if self.images is None else tuple(self.images[i] for i in rows.tolist())
+        return Batch(self.input_ids[rows, :width], self.attention_mask[rows, :width], self.lengths[rows], None, images)
 
     def model_inputs(self) -> dict[str, torch.Tensor]:
         inputs = {"input_ids": self.input_ids, "attention_mask": self.attention_mask}
-        if self.position_ids is not None:
+        if self.position_ids is not None and self.images is None:  # a VLM places its tokens itself (M-RoPE)
             inputs["position_ids"] = self.position_ids
-        if self.pixel_values is not None:
-            inputs["pixel_values"] = self.pixel_values
+        if self.images is not None:
+            inputs.update(self._image_inputs())
         return inputs
+
+    def _image_inputs(self) -> dict[str, torch.Tensor]:
+        assert self.images is not None
+        names = dict.fromkeys(name for row in self.images for name in row)
+        joined: dict[str, torch.Tensor] = {}
+        for name in names:
+            if name in TOKEN_ALIGNED_INPUTS:
+                aligned = torch.zeros_like(self.input_ids)
+                for row, (offset, images) in enumerate(zip(self.offsets.tolist(), self.images, strict=True)):
+                    if name in images:
+                        values = images[name].reshape(-1)
+                        aligned[row, offset : offset + len(values)] = values
+                joined[name] = aligned
+            else:
+                joined[name] = torch.cat([images[name] for images in self.images if name in images])
+        return joined
 
 
 def pad_right(rows: Sequence[Sequence[int]], pad: int) -> Batch:
@@ -163,8 +193,18 @@ def pad_left(rows: Sequence[Sequence[int]], pad: int) -> Batch:
     return Batch(input_ids, attention_mask, lengths, position_ids)
 
 
-def pad(rows: Sequence[Sequence[int]], pad_token: int, side: str = "right") -> Batch:
-    """A right- or left-padded batch."""
+def pad(
+    rows: Sequence[Sequence[int]],
+    pad_token: int,
+    side: str = "right",
+    images: Sequence[ImageInputs] | None = None,
+) -> Batch:
+    """A right- or left-padded batch (with the image inputs of each row, on a vision-language model)."""
     if side not in {"right", "left"}:
         raise ValueError(f"padding side must be 'right' or 'left', not {side!r}")
-    return pad_right(rows, pad_token) if side == "right" else pad_left(rows, pad_token)
+    batch = pad_right(rows, pad_token) if side == "right" else pad_left(rows, pad_token)
+    if images is None:
+        return batch
+    if len(images) != len(rows):
+        raise ValueError(f"{len(images)} image inputs for {len(rows)} rows")
+    return dataclasses.replace(batch, images=tuple(images))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from torch import nn
 
 from amend.architectures.spec import ArchSpec
 from amend.architectures.table import spec_for
+from amend.errors import UnsupportedArchitecture
 
 
 class Component(str, Enum):
@@ -49,13 +51,18 @@ class Anatomy:
         return self.model.get_submodule(self.spec.layers)
 
     @property
+    def text_config(self) -> Any:
+        """The text model's config: the model's own, or a vision-language model's ``text_config``."""
+        return text_config(self.model.config)
+
+    @property
     def hidden_size(self) -> int:
-        config = self.model.config
+        config = self.text_config
         return getattr(config, "hidden_size", None) or config.n_embd
 
     @property
     def context_length(self) -> int:
-        return int(getattr(self.model.config, self.spec.position_limit, 0) or 2048)
+        return int(getattr(self.text_config, self.spec.position_limit, 0) or 2048)
 
     def layer_path(self, layer: int) -> str:
         self._check_layer(layer)
@@ -93,7 +100,20 @@ class Anatomy:
             raise IndexError(f"layer {layer} out of range: the model has {self.num_layers} layers")
 
 
+def text_config(config: Any) -> Any:
+    """The config of a model's text model: ``config`` itself, or a vision-language model's ``text_config``."""
+    return config.get_text_config() if hasattr(config, "get_text_config") else config
+
+
 def anatomy(model: nn.Module) -> Anatomy:
     """Bind ``model`` to the architecture table row of its ``config.model_type``."""
     model_type = model.config.model_type
-    return Anatomy(model=model, spec=spec_for(model_type), model_type=model_type)
+    spec = spec_for(model_type)
+    if spec.text_models:
+        inner = text_config(model.config).model_type
+        if inner not in spec.text_models:
+            raise UnsupportedArchitecture(
+                f"a {model_type} model with a {inner!r} text model is not in amend's architecture table (its "
+                f"{model_type} row knows {', '.join(spec.text_models)}); add a row to amend/architectures/table.py"
+            )
+    return Anatomy(model=model, spec=spec, model_type=model_type)

@@ -25,6 +25,8 @@ class ArchSpec:
         position_limit: Name of the config field holding the context length.
         mlp_flattens_tokens: The layer reshapes (batch, seq, width) to (batch·seq, width) around its MLP (OPT);
             hooks then restore the batch shape so that sites look the same on every architecture.
+        text_models: For a vision-language model, the text models (``text_config.model_type``) whose module names
+            the paths assume; empty for a text model. Sizes and the context length are read from the text config.
     """
 
     layers: str
@@ -37,3 +39,4 @@ class ArchSpec:
     unembedding: str
     position_limit: str = "max_position_embeddings"
     mlp_flattens_tokens: bool = False
+    text_models: tuple[str, ...] = ()

@@ -6,6 +6,8 @@ To support a new architecture, add one :class:`ArchSpec` row here (module paths 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from amend.architectures.spec import ArchSpec
 from amend.errors import UnsupportedArchitecture
 
@@ -80,6 +82,23 @@ _OPT = ArchSpec(
     mlp_flattens_tokens=True,
 )
 
+# Vision-language models: the text model's components, where the VLM keeps its text model. The vision tower and
+# projector are never edited; sites are the text model's layers.
+_LLAVA = replace(
+    _LLAMA_LIKE,
+    layers="model.language_model.layers",
+    final_norm="model.language_model.norm",
+    text_models=("llama", "mistral", "qwen2"),
+)
+_QWEN2_VL = replace(_LLAVA, text_models=("qwen2_vl_text",))
+_BLIP2 = replace(
+    _OPT,
+    layers="language_model.model.decoder.layers",
+    final_norm="language_model.model.decoder.final_layer_norm",
+    unembedding="language_model.lm_head",
+    text_models=("opt",),
+)
+
 ARCHITECTURES: dict[str, ArchSpec] = {
     "gpt2": _GPT2,
     "gptj": _GPTJ,
@@ -93,6 +112,9 @@ ARCHITECTURES: dict[str, ArchSpec] = {
     "gemma3_text": _LLAMA_LIKE,
     "phi3": _PHI3,
     "opt": _OPT,
+    "llava": _LLAVA,
+    "qwen2_vl": _QWEN2_VL,
+    "blip-2": _BLIP2,
 }
 
 

@@ -106,7 +106,9 @@ def evaluate(
     seed: Annotated[int, typer.Option(help="Seed of the testbed requests.")] = 0,
     method: Annotated[str, typer.Option(help="Editing method, or 'none' for the unedited model.")] = "rome",
     mode: Annotated[str, typer.Option(help="single, batch or sequential.")] = "single",
-    task: Annotated[str, typer.Option(help="Evaluation task (`amend ls` lists them).")] = "edit",
+    task: Annotated[
+        str | None, typer.Option(help="Evaluation task (`amend ls` lists them; default: the one for the requests).")
+    ] = None,
     protocol: Annotated[
         list[str] | None, typer.Option(help="probability, token_accuracy, exact_match (repeatable; default all).")
     ] = None,
@@ -129,6 +131,21 @@ def evaluate(
     dataset: Annotated[str | None, typer.Option(help="Format of --path (amend validate --help lists them).")] = None,
     path: Annotated[Path | None, typer.Option(help="A benchmark file read as --dataset.")] = None,
     dataset_option: DatasetOption = None,
+    image_root: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder a multimodal dataset's image paths are relative to (they may not leave it).",
+            exists=True,
+            file_okay=False,
+        ),
+    ] = None,
+    prompt_template: Annotated[
+        str | None,
+        typer.Option(
+            help="How a vision-language prompt is written: {image} and {text} (default: the processor's "
+            "chat template, else '{image} {text}')."
+        ),
+    ] = None,
     skip_invalid: Annotated[
         bool, typer.Option(help="Leave bad dataset records out (listed) instead of stopping.")
     ] = False,
@@ -175,10 +192,18 @@ def evaluate(
 
         if not (dataset and path):
             raise typer.BadParameter("--dataset and --path go together")
-        edit_requests = dataset_requests(dataset, path, dataset_option, skip_invalid, settings.task)
+        options = [*(dataset_option or []), *([f"image_root={image_root}"] if image_root else [])]
+        edit_requests = dataset_requests(dataset, path, options, skip_invalid, settings.task)
     lm, tokenizer, testbed_requests = _evaluation_inputs(
         model, requests, testbed, testbed_dir, num_requests, seed, device, own_requests=not (dataset or path)
     )
+    if prompt_template is not None:
+        from amend.prompting import ImageTextEncoder, encoder_of
+
+        found = encoder_of(tokenizer)
+        if found is None:
+            raise typer.BadParameter("--prompt-template is for vision-language models (a processor)")
+        tokenizer = ImageTextEncoder(found.processor, prompt_template)
     if not (dataset or path):
         edit_requests = testbed_requests
     if not edit_requests:
@@ -215,9 +240,9 @@ KNOWN_HELP = (
 
 def _known(lm, tokenizer, requests, batch_size=64):
     from amend.evaluation.known import known_requests
-    from amend.lm import CausalLM
+    from amend.lm import language_model
 
-    kept = known_requests(CausalLM(lm, tokenizer, batch_size=batch_size), requests)
+    kept = known_requests(language_model(lm, tokenizer, batch_size=batch_size), requests)
     console.print(f"the model knows {len(kept)} of {len(requests)} request(s)")
     if not kept:
         raise typer.BadParameter("--known: the model knows none of the requests")
@@ -446,8 +471,18 @@ def _defaults_for(method: str, model: str | None, testbed: str | None) -> dict |
 
 
 @app.command()
-def demo() -> None:
-    """Edit a fact with ROME, show the model before and after, and revert."""
+def demo(
+    multimodal: Annotated[
+        bool, typer.Option(help="Edit what the multimodal world's model answers about a flag, with BalancEdit.")
+    ] = False,
+) -> None:
+    """Edit a fact with ROME (or, --multimodal, an answer about an image with BalancEdit), show the model before
+    and after, and revert."""
+    if multimodal:
+        from amend.cli.demo_multimodal import run_multimodal_demo
+
+        run_multimodal_demo(console)
+        return
     from amend.cli.demo import run_demo
 
     run_demo(console)

@@ -57,7 +57,7 @@ def report(loaded) -> None:
         console.print(f"  [red]invalid[/] {escape(str(error).removeprefix(f'{loaded.source}: '))}")
 
 
-def dataset_requests(dataset: str, path: Path, pairs: list[str] | None, skip_invalid: bool, task: str) -> list:
+def dataset_requests(dataset: str, path: Path, pairs: list[str] | None, skip_invalid: bool, task: str | None) -> list:
     """The requests of a dataset file for evaluation by ``task``; bad records stop the run unless
     ``skip_invalid``. A dataset is refused, before its file is read, only when no task reads its request kind or the
     chosen task reads another."""
@@ -71,7 +71,7 @@ def dataset_requests(dataset: str, path: Path, pairs: list[str] | None, skip_inv
             f"dataset {dataset!r} holds {kind} requests, and no evaluation task reads {kind} requests yet "
             "(read them with amend.datasets.load)"
         )
-    if task not in readers:
+    if task is not None and task not in readers:
         raise ConfigError(
             f"dataset {dataset!r} holds {kind} requests, which task {task!r} does not read; use --task {readers[0]}"
         )

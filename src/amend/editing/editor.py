@@ -25,6 +25,7 @@ from amend.fingerprint import fingerprint
 from amend.methods import load_method
 from amend.methods.base import Resources, frozen
 from amend.methods.config import MethodConfig
+from amend.prompting import prompt_encoder
 from amend.requests import Request, kind_of, request_from_dict
 from amend.stats import Corpus, SecondMoment, StatsCache
 from amend.stats.given import GivenMoment, given_moments
@@ -145,12 +146,12 @@ class Editor:
         """Apply one batch in place and return its patch; on failure nothing changes (model nor state)."""
         requests = as_requests(requests)
         for request in requests:
-            if kind_of(request) != self.method_cls.reads:
+            if kind_of(request) not in self.method_cls.reads:
                 raise ConfigError(
-                    f"{self.method} edits {self.method_cls.reads} requests; request {request.record_id!r} is a "
-                    f"{kind_of(request)} request"
+                    f"{self.method} edits {' or '.join(self.method_cls.reads)} requests; request "
+                    f"{request.record_id!r} is a {kind_of(request)} request"
                 )
-        check_requests(requests, self.tokenizer, anatomy(self.model).context_length)
+        check_requests(requests, prompt_encoder(self.tokenizer).tokenizer, anatomy(self.model).context_length)
         before = fingerprint(self.model)
         self.resources.present_fingerprint = before
         saved_state = {name: tensor.clone() for name, tensor in self.state.items()}

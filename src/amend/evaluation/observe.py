@@ -11,13 +11,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from amend.evaluation.metrics import exact_match, first_clause, normalize, prefers, token_accuracy, token_agreement
+from amend.evaluation.metrics import (
+    exact_match,
+    first_clause,
+    normalize,
+    prefers,
+    token_accuracy,
+    token_agreement,
+    top_k_agreement,
+)
 from amend.evaluation.metrics.probability import conflict_probability
 from amend.evaluation.tasks import GENERALIZATION, LOCALITY, RELIABILITY, Item
 from amend.lm import LanguageModel, Scored
 
 EXTRA_GENERATED_TOKENS = 3  # generation may run this far past the answer's length before being cut at a clause
 CONFLICT = "conflict"  # how much the edited model still gives the old object (lower is better)
+LOCALITY_TOP_K = "locality_topk"  # agreement of the top-10 tokens at each answer position (MMEdit's image locality)
+AGREEMENTS = ("locality_agreement", LOCALITY_TOP_K)  # the model against itself: not measured before an edit
 
 
 @dataclass(frozen=True)
@@ -75,7 +85,10 @@ def item_values(
     edit prompt and its rephrases also give the conflict measure (when the old object is known)."""
     accuracy = _accuracy(item, after, protocols)
     if item.metric == LOCALITY:
-        return {"locality_accuracy": accuracy, "locality_agreement": _agreement(item, after, before, protocols)}
+        values = {"locality_accuracy": accuracy, "locality_agreement": _agreement(item, after, before, protocols)}
+        if item.top_k and "token_accuracy" in protocols and after.answer.top and before.answer.top:
+            values[LOCALITY_TOP_K] = {"token_accuracy": top_k_agreement(after.answer.top, before.answer.top)}
+        return values
     values = {item.metric: accuracy}
     if item.metric in (RELIABILITY, GENERALIZATION) and _has_distinct_foil(item, after):
         values[CONFLICT] = _conflict(item, after, protocols)

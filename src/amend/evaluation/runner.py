@@ -30,12 +30,12 @@ from amend.errors import ConfigError
 from amend.evaluation.generation import PROTOCOL as GENERATION
 from amend.evaluation.generation import Generations, GenerationSettings, quality
 from amend.evaluation.metrics import PROTOCOLS
-from amend.evaluation.observe import Observation, item_values, observe
+from amend.evaluation.observe import AGREEMENTS, Observation, item_values, observe
 from amend.evaluation.report import EvalResult, aggregate, named_values
 from amend.evaluation.sequential import SequentialSettings, run_sequential
-from amend.evaluation.tasks import LOCALITY, Item, items_by_request, task
+from amend.evaluation.tasks import LOCALITY, Item, items_by_request, task_for
 from amend.fingerprint import fingerprint
-from amend.lm import CausalLM, LanguageModel
+from amend.lm import LanguageModel, language_model, prompt_record
 from amend.methods import load_method
 from amend.methods.config import MethodConfig
 from amend.registry import TASKS
@@ -52,7 +52,8 @@ class EvaluationSettings:
     Attributes:
         mode: ``single``, ``batch`` or ``sequential``.
         protocols: Among ``probability``, ``token_accuracy``, ``exact_match``; each reported on its own.
-        task: The evaluation task (:data:`amend.registry.TASKS`); it decides which request kind is read.
+        task: The evaluation task (:data:`amend.registry.TASKS`); it decides which request kind is read. None: the
+            task that reads the requests' kind.
         forward_batch_size: Prompts per forward pass when scoring and generating.
         progress: Show progress bars.
         sequential: Batch size, checkpoints, saving and resuming of the sequential mode.
@@ -61,7 +62,7 @@ class EvaluationSettings:
 
     mode: str = "single"
     protocols: tuple[str, ...] = PROTOCOLS
-    task: str = "edit"
+    task: str | None = None
     forward_batch_size: int = 64
     progress: bool = True
     sequential: SequentialSettings = field(default_factory=SequentialSettings)
@@ -79,7 +80,8 @@ class EvaluationSettings:
             raise ConfigError(f"unknown protocol(s) {unknown}; choose from {PROTOCOLS}")
         if self.forward_batch_size < 1:
             raise ConfigError("forward_batch_size must be positive")
-        TASKS.target(self.task)
+        if self.task is not None:
+            TASKS.target(self.task)
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,7 @@ def evaluate(
     settings = settings or EvaluationSettings()
     requests = as_requests(list(requests))
     setup = None
-    lm: LanguageModel = CausalLM(model, tokenizer, batch_size=settings.forward_batch_size, progress=settings.progress)
+    lm = language_model(model, tokenizer, batch_size=settings.forward_batch_size, progress=settings.progress)
     method_cls = None if method is None else load_method(method)
     scored = requests
     if method_cls is not None:
@@ -143,7 +145,8 @@ def evaluate(
         setup = EditSetup(method_cls, method_settings, cache_dir, corpus, statistics)
         lm = method_cls.observed(lm, model, method_settings)
         scored = method_cls.scored(requests, method_settings)  # without what the edit learns from
-    items = task(settings.task).items(scored)
+    measured = task_for(requests, settings.task)
+    items = measured.items(scored)
     model_info = describe(model)
     protocols = settings.protocols
     before = observe(lm, items, protocols)
@@ -176,6 +179,7 @@ def evaluate(
         lm.decode,
     )
     result.extra.update(extra)
+    measured.summarise(result.summary)
     _add_context_traces(result, lm)
     if texts_before is not None:
         _add_generation(result, requests, texts_before, texts_after, references, idf)
@@ -248,7 +252,7 @@ def _result(method, mode, protocols, config, model_info, requests, items: list[I
         named_values(item_values(it, a, b, protocols), it.kind) for it, a, b in zip(items, after, before, strict=True)
     ]
     pre = [
-        named_values({k: v for k, v in item_values(it, b, b, protocols).items() if k != "locality_agreement"}, it.kind)
+        named_values({k: v for k, v in item_values(it, b, b, protocols).items() if k not in AGREEMENTS}, it.kind)
         for it, b in zip(items, before, strict=True)
     ]
     record_of = [item.request for item in items]
@@ -261,7 +265,7 @@ def _result(method, mode, protocols, config, model_info, requests, items: list[I
             "record": requests[it.request].record_id,
             "metric": it.metric,
             "kind": it.kind,
-            "prompt": it.prompt,
+            "prompt": prompt_record(it.prompt),
             "answer": it.answer,
             "foil": it.foil,
             "before": b.to_dict(decode),

@@ -4,24 +4,29 @@ Every task (text, vision-language, contextual, document) observes a model only t
 one evaluator serves them all and a metric never depends on how the model was reached. Backends: a HuggingFace
 causal LM (:class:`amend.lm.CausalLM`); a contextual wrapper that puts facts from a context memory before each
 prompt (:class:`amend.lm.ContextualLM`); a vision-language backend takes :class:`VisualPrompt` prompts and
-batches carrying images (``amend.tokens.Batch.pixel_values``).
+batches carrying each row's image inputs (:class:`amend.lm.VisionLM`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
+
+from amend.prompting import Prompt, VisualPrompt, prompt_text
+
+TOP_K = 10
 
 
 @dataclass(frozen=True)
 class Scored:
-    """A teacher-forced continuation: its tokens, their log-probabilities and the argmax at each position."""
+    """A teacher-forced continuation: its tokens, their log-probabilities, the argmax at each position and the
+    :data:`TOP_K` most likely tokens there, best first (MMEdit's locality compares them before and after)."""
 
     answer_ids: tuple[int, ...]
     logprobs: tuple[float, ...]
     argmax: tuple[int, ...]
+    top: tuple[tuple[int, ...], ...] = ()
 
     @property
     def nll(self) -> float:
@@ -29,19 +34,7 @@ class Scored:
         return -sum(self.logprobs) / len(self.logprobs)
 
 
-@dataclass(frozen=True)
-class VisualPrompt:
-    """A prompt about an image (a path, or an image object the backend's processor reads)."""
-
-    text: str
-    image: Path | Any
-
-
-Prompt = str | VisualPrompt
-
-
-def prompt_text(prompt: Prompt) -> str:
-    return prompt.text if isinstance(prompt, VisualPrompt) else prompt
+__all__ = ["TOP_K", "LanguageModel", "Prompt", "Scored", "VisualPrompt", "prompt_text"]
 
 
 @runtime_checkable

@@ -19,8 +19,8 @@ from transformers import PreTrainedTokenizerBase
 from amend.changes.attachments import needs_whole_sequence
 from amend.errors import ConfigError
 from amend.forward import logits_at
-from amend.lm.base import Prompt, Scored, VisualPrompt
-from amend.tokens import Batch, encode, pad, pad_id, target_ids, target_ids_many
+from amend.lm.base import TOP_K, Prompt, Scored, VisualPrompt
+from amend.tokens import Batch, ImageInputs, encode, pad, pad_id, target_ids, target_ids_many
 
 # Scoring or generating this many batches or more shows a progress bar (a whole dataset before a sequential run
 # takes minutes on CPU; the few batches of one edit's probes stay silent).
@@ -55,19 +55,32 @@ class CausalLM:
     @torch.no_grad()
     def score(self, pairs: Sequence[tuple[Prompt, str]]) -> list[Scored]:
         """Teacher-forced scores of each answer after its prompt."""
-        _refuse_images(prompt for prompt, _ in pairs)
-        new = list(dict.fromkeys(pair for pair in pairs if pair not in self._pairs))
-        self._pairs.update(zip(new, target_ids_many(self.tokenizer, new), strict=True))
-        encoded = [self._pairs[pair] for pair in pairs]
+        encoded, images = self._encode_pairs(pairs)
         rows = [prompt + answer[:-1] for prompt, answer in encoded]
         results: list[Scored | None] = [None] * len(pairs)
-        chunks = self._chunks(rows)
+        chunks = self._chunks(rows, images)
         quiet = not self.progress or len(chunks) < PROGRESS_FROM
         for chunk in tqdm(chunks, desc="scoring", unit="batch", leave=False, disable=quiet):
-            batch = pad([rows[i] for i in chunk], pad_id(self.tokenizer), self.padding_side)
+            batch = self._pad([rows[i] for i in chunk], None if images is None else [images[i] for i in chunk])
             for i, scored in zip(chunk, self._score_batch(batch, [encoded[i] for i in chunk]), strict=True):
                 results[i] = scored
         return results  # type: ignore[return-value]
+
+    def _encode_pairs(
+        self, pairs: Sequence[tuple[Prompt, str]]
+    ) -> tuple[list[tuple[list[int], list[int]]], list[ImageInputs] | None]:
+        """(prompt ids, answer ids) of each pair, and each pair's image inputs (None: a text model)."""
+        _refuse_images(prompt for prompt, _ in pairs)
+        new = list(dict.fromkeys(pair for pair in pairs if pair not in self._pairs))
+        self._pairs.update(zip(new, target_ids_many(self.tokenizer, new), strict=True))
+        return [self._pairs[pair] for pair in pairs], None  # type: ignore[index]
+
+    def _encode_prompts(self, prompts: Sequence[Prompt]) -> tuple[list[list[int]], list[ImageInputs] | None]:
+        _refuse_images(prompts)
+        return [encode(self.tokenizer, prompt) for prompt in prompts], None  # type: ignore[arg-type]
+
+    def _pad(self, rows: list[list[int]], images: list[ImageInputs] | None, side: str | None = None) -> Batch:
+        return pad(rows, pad_id(self.tokenizer), side or self.padding_side, images)
 
     def _score_batch(self, batch: Batch, encoded: list[tuple[list[int], list[int]]]) -> list[Scored]:
         device = next(self.model.parameters()).device
@@ -82,10 +95,12 @@ class CausalLM:
         logprobs = logits.log_softmax(-1)
         chosen = logprobs.gather(1, torch.tensor(answers, device=logits.device)[:, None])[:, 0].tolist()
         argmax = logits.argmax(-1).tolist()
+        top = logits.topk(min(TOP_K, logits.shape[-1]), dim=-1).indices.tolist()
         out, start = [], 0
         for _, answer in encoded:
             end = start + len(answer)
-            out.append(Scored(tuple(answer), tuple(chosen[start:end]), tuple(argmax[start:end])))
+            ranked = tuple(tuple(ids) for ids in top[start:end])
+            out.append(Scored(tuple(answer), tuple(chosen[start:end]), tuple(argmax[start:end]), ranked))
             start = end
         return out
 
@@ -99,23 +114,24 @@ class CausalLM:
         batch under its own seed derived from ``seed``, so a run is reproducible and leaves torch's global random
         state as it was.
         """
-        _refuse_images(prompts)
-        rows = [encode(self.tokenizer, prompt) for prompt in prompts]
+        rows, images = self._encode_prompts(prompts)
         results: list[str] = [""] * len(prompts)
         device = next(self.model.parameters()).device
         pad_token = pad_id(self.tokenizer)
         sampling = {"do_sample": False} if top_k is None else {"do_sample": True, "top_k": top_k, "top_p": 1.0}
-        chunks = self._chunks(rows)
+        chunks = self._chunks(rows, images)
         quiet = not self.progress or len(chunks) < PROGRESS_FROM
         shown = tqdm(chunks, desc="generating", unit="batch", leave=False, disable=quiet)
         for number, chunk in enumerate(shown):
-            batch = pad([rows[i] for i in chunk], pad_token, "left").to(device)
+            chosen = None if images is None else [images[i] for i in chunk]
+            batch = self._pad([rows[i] for i in chunk], chosen, "left").to(device)
+            inputs = batch.model_inputs()
+            inputs.pop("position_ids", None)  # generate derives positions from the attention mask
             limit = max(max_new_tokens[i] for i in chunk)
             with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
                 torch.manual_seed(seed + number)
                 output = self.model.generate(
-                    input_ids=batch.input_ids,
-                    attention_mask=batch.attention_mask,
+                    **inputs,
                     max_new_tokens=limit,
                     pad_token_id=pad_token,
                     use_cache=not needs_whole_sequence(self.model),
@@ -130,9 +146,21 @@ class CausalLM:
     def decode(self, ids: Sequence[int]) -> str:
         return self.tokenizer.decode(list(ids))
 
-    def _chunks(self, rows: Sequence[Sequence[int]]) -> list[list[int]]:
-        order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
-        return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+    def _chunks(self, rows: Sequence[Sequence[int]], images: Sequence[ImageInputs] | None = None) -> list[list[int]]:
+        """Batches of row indices, sorted by length (less padding); rows with and without images never share a
+        batch (BLIP-2 needs an image on every row)."""
+        order = sorted(range(len(rows)), key=lambda i: (bool(images and images[i]), len(rows[i])))
+        chunks = []
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            if images is None:
+                chunks.append(chunk)
+                continue
+            for kind in (False, True):
+                part = [i for i in chunk if bool(images[i]) == kind]
+                if part:
+                    chunks.append(part)
+        return chunks
 
 
 def _refuse_images(prompts: Iterable[Prompt]) -> None:

@@ -16,6 +16,7 @@ from amend.architectures import Anatomy, anatomy
 from amend.changes import Journal
 from amend.lm.base import LanguageModel
 from amend.methods.config import MethodConfig
+from amend.prompting import PromptEncoder, prompt_encoder
 from amend.requests import EDIT, EditRequest
 from amend.stats import Corpus, StatsCache
 from amend.stats.given import GivenMoment
@@ -74,18 +75,21 @@ class EditMethod(ABC):
     registers hooks itself (it uses :mod:`amend.hooks`, or a :class:`~amend.changes.ModuleAdapter`).
 
     Attributes:
-        reads: The request kind the method edits from (:data:`amend.requests.REQUEST_KINDS`).
+        reads: The request kinds the method edits from (:data:`amend.requests.REQUEST_KINDS`).
+        encoder: How prompts become token rows: the tokenizer's, or a vision-language processor's
+            (:func:`amend.prompting.prompt_encoder`); ``tokenizer`` is always the text tokenizer.
     """
 
     name: ClassVar[str]
     config_cls: ClassVar[type[MethodConfig]]
-    reads: ClassVar[str] = EDIT
+    reads: ClassVar[tuple[str, ...]] = (EDIT,)
 
     def __init__(
         self, model: nn.Module, tokenizer: PreTrainedTokenizerBase, config: MethodConfig, resources: Resources
     ):
         self.model = model
-        self.tokenizer = tokenizer
+        self.encoder: PromptEncoder = prompt_encoder(tokenizer)
+        self.tokenizer = self.encoder.tokenizer
         self.config = config
         self.resources = resources
         self.anatomy: Anatomy = anatomy(model)

@@ -8,6 +8,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
+from amend.architectures.anatomy import text_config
 from amend.errors import ConfigError
 from amend.testbeds.base import model_defaults as testbed_defaults
 
@@ -48,7 +49,7 @@ class MethodConfig:
         fields; by default those of the testbed the model belongs to), then ``overrides``."""
         if model_defaults is None:
             model_defaults = testbed_defaults(model)
-        values = cls.architecture_defaults(model.config)
+        values = cls.architecture_defaults(text_config(model.config))
         cls.merge(values, cls.defaults_from(model_defaults))
         cls.merge(values, overrides)
         return cls.from_dict(values)

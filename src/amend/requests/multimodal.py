@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from amend.prompting import VisualPrompt
 from amend.requests.base import MULTIMODAL
 from amend.requests.text import Probe, Rephrase
 
@@ -71,6 +72,11 @@ class MultimodalRequest:
     @property
     def record_id(self) -> str | int:
         return self.id if self.id is not None else f"{self.image} -> {self.target_new}"
+
+    @property
+    def asked(self) -> VisualPrompt:
+        """The edit prompt as a model is asked it: the question about the image."""
+        return VisualPrompt(self.prompt, self.image)
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(asdict(self))

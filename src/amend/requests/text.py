@@ -116,6 +116,11 @@ class EditRequest:
         return fill(self.prompt, self.subject)
 
     @property
+    def asked(self) -> str:
+        """The edit prompt as a model is asked it (the filled prompt; a multimodal request's has an image)."""
+        return self.text
+
+    @property
     def record_id(self) -> str | int:
         return self.id if self.id is not None else f"{self.subject} -> {self.target_new}"
 

@@ -6,6 +6,8 @@ The three protocols answer different questions and are never averaged into one n
 * ``token_accuracy`` — teacher-forced share of answer tokens that are the argmax (EasyEdit);
 * ``exact_match`` — greedy generation, normalised, equals the answer.
 
+Harmonic means (the multimodal task's summary) combine metrics of one protocol only (``harmonic_mean``).
+
 Free generation is judged apart from the three (protocol ``generation``): ``fluency`` (ROME's weighted n-gram
 entropy) and ``consistency`` (TF-IDF cosine with reference texts).
 """
@@ -14,7 +16,8 @@ from amend.evaluation.metrics.consistency import fitted_idf, tfidf_cosine
 from amend.evaluation.metrics.exact_match import exact_match, first_clause, normalize
 from amend.evaluation.metrics.fluency import fluency, mean_fluency, ngram_entropy
 from amend.evaluation.metrics.probability import mean_token_probability, prefers
-from amend.evaluation.metrics.token_accuracy import token_accuracy, token_agreement
+from amend.evaluation.metrics.summary import harmonic_mean
+from amend.evaluation.metrics.token_accuracy import token_accuracy, token_agreement, top_k_agreement
 
 PROTOCOLS = ("probability", "token_accuracy", "exact_match")
 
@@ -24,6 +27,7 @@ __all__ = [
     "first_clause",
     "fitted_idf",
     "fluency",
+    "harmonic_mean",
     "mean_fluency",
     "mean_token_probability",
     "ngram_entropy",
@@ -32,4 +36,5 @@ __all__ = [
     "tfidf_cosine",
     "token_accuracy",
     "token_agreement",
+    "top_k_agreement",
 ]

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from amend.errors import ConfigError
+from amend.prompting import Prompt
 from amend.registry import TASKS
-from amend.requests import REQUEST_KINDS, kind_of
+from amend.requests import EDIT, REQUEST_KINDS, kind_of
 
 
 @dataclass(frozen=True)
@@ -30,15 +31,18 @@ class Item:
         answer: What the edited model should say (the new target; for locality, the unchanged answer).
         foil: The competitor in the probability protocol (the old target; for locality, the new target).
         aliases: Other answers that count as correct (a probe's aliases); each protocol takes the best of them.
+        top_k: A locality item also compared on the most likely tokens at each answer position (MMEdit's image
+            locality, ``locality_topk``).
     """
 
     request: int
     metric: str
     kind: str
-    prompt: str
+    prompt: Prompt
     answer: str
     foil: str | None
     aliases: tuple[str, ...] = ()
+    top_k: bool = False
 
 
 def items_by_request(items: Sequence[Item]) -> dict[int, list[int]]:
@@ -59,6 +63,10 @@ class Task(ABC):
     def items(self, requests: Sequence[Any]) -> list[Item]:
         """Every item of every request, request-major."""
 
+    def summarise(self, summary: dict[str, Any]) -> None:
+        """Add the task's summaries across metrics (none by default) to a run's ``summary``, in place."""
+        return None
+
     def check(self, requests: Sequence[Any]) -> None:
         """Refuse requests of a kind this task does not read, naming the first one."""
         for request in requests:
@@ -72,6 +80,19 @@ class Task(ABC):
 def task(name: str) -> Task:
     """The task registered as ``name``."""
     return TASKS.get(name)()
+
+
+def task_for(requests: Sequence[Any], name: str | None = None) -> Task:
+    """The task ``name``, or (None) the first registered task that reads the requests' kind."""
+    if name is not None:
+        return task(name)
+    kinds = {kind_of(request) for request in requests} or {EDIT}
+    if len(kinds) > 1:
+        raise ConfigError(f"requests of several kinds ({', '.join(sorted(kinds))}) cannot be evaluated together")
+    readers = tasks_reading(kinds.pop())
+    if not readers:
+        raise ConfigError(f"no evaluation task reads {kind_of(requests[0])} requests")
+    return task(readers[0])
 
 
 def tasks_reading(kind: str) -> list[str]:

@@ -9,6 +9,8 @@ from amend.errors import ConfigError
 from amend.methods.config import option
 from amend.methods.memory.config import CodebookConfig
 
+NEGATIVE_IMAGES = ("black", "white", "locality")
+
 
 @dataclasses.dataclass(frozen=True)
 class BalancEditConfig(CodebookConfig):
@@ -61,6 +63,12 @@ class BalancEditConfig(CodebookConfig):
         "prompt when it has them, else generated) or 'generated' (always the rule of docs/memory.md). Samples "
         "taken from the request are calibration data: evaluation leaves them out.",
     )
+    negative_image: str = option(
+        "black",
+        "The negative of a question about an image: the same question about a 'black' or 'white' image (the "
+        "reference's black one) or about the image of the request's first image-locality probe ('locality', "
+        "then left out of evaluation).",
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -68,5 +76,7 @@ class BalancEditConfig(CodebookConfig):
             raise ConfigError(f"sharing must be 'shared' or 'per_entry', not {self.sharing!r}")
         if self.samples not in ("request", "generated"):
             raise ConfigError(f"samples must be 'request' or 'generated', not {self.samples!r}")
+        if self.negative_image not in NEGATIVE_IMAGES:
+            raise ConfigError(f"negative_image must be one of {NEGATIVE_IMAGES}, not {self.negative_image!r}")
         if not 0.0 <= self.balance <= 1.0:
             raise ConfigError(f"balance must lie in [0, 1], got {self.balance}")

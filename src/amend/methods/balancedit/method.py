@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import torch
 
@@ -13,7 +14,8 @@ from amend.changes.codebook import Codebook
 from amend.methods.balancedit.config import BalancEditConfig
 from amend.methods.memory.codebook_edit import CodebookEdit, Entry
 from amend.methods.memory.placement import balanced_radius
-from amend.requests import EditRequest, fill
+from amend.prompting import Prompt, VisualPrompt, blank_image, prompt_text
+from amend.requests import EDIT, MULTIMODAL, EditRequest, MultimodalRequest, fill
 
 # The generated positive puts the edit prompt after this lead-in; the generated negative asks the same question
 # about another subject of the batch, or about this placeholder when there is none.
@@ -38,6 +40,18 @@ def samples(request: EditRequest, batch: Sequence[EditRequest], source: str) -> 
     return positive, fill(request.prompt, OTHER_SUBJECT)
 
 
+def visual_samples(request: MultimodalRequest, source: str, negative_image: str) -> tuple[Prompt, Prompt]:
+    """(positive, negative) of a question about an image: its first rephrase about the same image (else the question
+    after a fixed lead-in), and the same question about a blank image or the first image-locality probe's image."""
+    positive = VisualPrompt(POSITIVE_LEAD + request.prompt, request.image)
+    if source == "request" and request.rephrase:
+        positive = VisualPrompt(request.rephrase[0].prompt, request.image)
+    if negative_image == "locality" and request.image_locality:
+        return positive, VisualPrompt(request.prompt, request.image_locality[0].image)
+    colour = (255, 255, 255) if negative_image == "white" else (0, 0, 0)
+    return positive, VisualPrompt(request.prompt, blank_image(colour=colour))
+
+
 class BalancEdit(CodebookEdit):
     """BalancEdit: per-fact radius between the positive and the negative sample; layer-copy outputs."""
 
@@ -45,17 +59,31 @@ class BalancEdit(CodebookEdit):
     config_cls = BalancEditConfig
     config: BalancEditConfig
     OUTPUT = "layer"
+    reads = (EDIT, MULTIMODAL)
 
     @classmethod
-    def scored(cls, requests: Sequence[EditRequest], config: BalancEditConfig) -> list[EditRequest]:
-        """Without the first rephrase and the first locality probe when they are the calibration samples."""
-        if config.samples != "request":
-            return list(requests)
-        return [replace(r, rephrase=r.rephrase[1:], locality=r.locality[1:]) for r in requests]
+    def scored(cls, requests: Sequence[Any], config: BalancEditConfig) -> list[Any]:
+        """Without the samples the radius was calibrated on: the first rephrase, and the first locality probe (of
+        a text request) or image-locality probe (when it gave the negative image)."""
+        out = []
+        for request in requests:
+            if isinstance(request, MultimodalRequest):
+                skip_image = config.negative_image == "locality"
+                rephrase = request.rephrase[1:] if config.samples == "request" else request.rephrase
+                image_locality = request.image_locality[1:] if skip_image else request.image_locality
+                out.append(replace(request, rephrase=rephrase, image_locality=image_locality))
+            elif config.samples == "request":
+                out.append(replace(request, rephrase=request.rephrase[1:], locality=request.locality[1:]))
+            else:
+                out.append(request)
+        return out
 
-    def place(self, book: Codebook, request: EditRequest, batch: Sequence[EditRequest]) -> Entry:
-        positive, negative = samples(request, batch, self.config.samples)
-        key, key_pos, key_neg = self.queries([request.text, positive, negative])
+    def place(self, book: Codebook, request: EditRequest | MultimodalRequest, batch: Sequence[Any]) -> Entry:
+        if isinstance(request, MultimodalRequest):
+            positive, negative = visual_samples(request, self.config.samples, self.config.negative_image)
+        else:
+            positive, negative = samples(request, batch, self.config.samples)
+        key, key_pos, key_neg = self.queries([request.asked, positive, negative])
         label = self.label_of(request)
         d_pos, d_neg = self.distances_to(key, torch.stack([key_pos, key_neg])).tolist()
         balanced = balanced_radius(d_pos, d_neg, self.config.balance)
@@ -67,8 +95,8 @@ class BalancEdit(CodebookEdit):
         entry = Entry(key=key, label=label)
         entry.log = {
             "placement": placement.action,
-            "positive": positive,
-            "negative": negative,
+            "positive": prompt_text(positive),
+            "negative": prompt_text(negative),
             "d_pos": d_pos,
             "d_neg": d_neg,
             "conflict": balanced.conflict,

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from amend.architectures.anatomy import text_config
 from amend.errors import ConfigError
 from amend.methods.alphaedit.config import AlphaEditConfig
 from amend.methods.config import option
@@ -77,7 +78,7 @@ class ComeConfig(AlphaEditConfig):
             raise ConfigError(f"base must be one of {sorted(BASE_CONFIGS)}, not {base!r}")
         values = {f.name: f.default for f in dataclasses.fields(base_cls)}
         for layer in (
-            base_cls.architecture_defaults(model.config),
+            base_cls.architecture_defaults(text_config(model.config)),
             BASE_OVERRIDES.get(base, {}),
             base_cls.defaults_from(model_defaults),
             own,

@@ -17,13 +17,14 @@ from torch import nn
 
 from amend.changes.attachments import MemoryEntry, attached
 from amend.knowledge import Fact, Hit, KnowledgeStore
-from amend.requests import EditRequest
+from amend.prompting import prompt_text
+from amend.requests import EditRequest, MultimodalRequest
 
 
-def fact_sentence(request: EditRequest, template: str) -> str:
-    """The sentence a request's new fact is stored as: ``template`` with ``{prompt}`` (the filled prompt) and
-    ``{target}`` (the new object)."""
-    return template.format(prompt=request.text, target=request.target_new)
+def fact_sentence(request: EditRequest | MultimodalRequest, template: str) -> str:
+    """The sentence a request's new fact is stored as: ``template`` with ``{prompt}`` (the filled prompt, or the
+    question about the image) and ``{target}`` (the new object)."""
+    return template.format(prompt=prompt_text(request.asked), target=request.target_new)
 
 
 def fact_ids(texts: list[str]) -> list[str]:

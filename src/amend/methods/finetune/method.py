@@ -14,19 +14,20 @@ from amend.hooks import wrap_site
 from amend.methods.base import EditMethod
 from amend.methods.finetune.config import FineTuneConfig, FineTuneMConfig
 from amend.methods.finetune.objective import Objective, minimise
-from amend.requests import EditRequest
+from amend.requests import EDIT, MULTIMODAL, EditRequest
 
 
 class FineTuneL(EditMethod):
     """FT-L: the MLP output projections of ``layers`` fine-tuned on the batch, within ``norm_constraint``."""
 
     name = "ft-l"
+    reads = (EDIT, MULTIMODAL)
     config_cls = FineTuneConfig
     config: FineTuneConfig
 
     def write(self, requests: Sequence[EditRequest], journal: Journal) -> None:
         device = next(self.model.parameters()).device
-        objective = Objective.build(self.tokenizer, requests, self.config.objective, device)
+        objective = Objective.build(self.encoder, requests, self.config.objective, device)
         names = [self.anatomy.mlp_out_proj_name(layer) for layer in self.config.layers]
         deltas = [torch.zeros_like(weight_out_in(self.anatomy.module(name)), dtype=torch.float32) for name in names]
         for delta in deltas:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
-from transformers import PreTrainedTokenizerBase
 
 from amend.forward import logits_at
-from amend.requests import EditRequest
-from amend.tokens import Batch, pad_id, pad_right, target_ids
+from amend.prompting import PromptEncoder, prompt_encoder
+from amend.requests import EditRequest, MultimodalRequest
+from amend.tokens import Batch
 
 OBJECTIVES = ("target", "prompt_last")
 
@@ -34,21 +35,30 @@ class Objective:
 
     @classmethod
     def build(
-        cls, tokenizer: PreTrainedTokenizerBase, requests: Sequence[EditRequest], kind: str, device: torch.device
+        cls,
+        encoder: PromptEncoder | Any,
+        requests: Sequence[EditRequest | MultimodalRequest],
+        kind: str,
+        device: torch.device,
     ) -> Objective:
+        """The objective of ``requests``, their prompts (text, or questions about images) encoded by ``encoder`` (or
+        by a tokenizer's :func:`~amend.prompting.prompt_encoder`)."""
+        encoder = prompt_encoder(encoder)
         if kind not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {kind!r}")
-        rows, rows_at, cols, tokens, owner = [], [], [], [], []
+        rows, images, rows_at, cols, tokens, owner = [], [], [], [], [], []
         for i, request in enumerate(requests):
-            prompt, target = target_ids(tokenizer, request.text, request.target_new)
+            encoded, target = encoder.pair(request.asked, request.target_new)
+            prompt = list(encoded.ids)
             rows.append(prompt + target[:-1] if kind == "target" else prompt)
+            images.append(encoded.images)
             for j, token in enumerate(target):
                 rows_at.append(i)
                 cols.append(len(prompt) - 1 + (j if kind == "target" else 0))
                 tokens.append(token)
                 owner.append(i)
         as_long = lambda values: torch.tensor(values, dtype=torch.long, device=device)  # noqa: E731
-        batch = pad_right(rows, pad_id(tokenizer)).to(device)
+        batch = encoder.batch(rows, images).to(device)
         return cls(batch, as_long(rows_at), as_long(cols), as_long(tokens), as_long(owner), len(requests))
 
     def loss(self, model: torch.nn.Module) -> torch.Tensor:

@@ -13,8 +13,7 @@ from amend.changes.codebook import Codebook
 from amend.hooks import capture
 from amend.methods.grace.config import GraceConfig
 from amend.methods.memory.codebook_edit import CodebookEdit, Entry
-from amend.requests import EditRequest
-from amend.tokens import encode
+from amend.requests import EDIT, MULTIMODAL, EditRequest, MultimodalRequest
 
 
 class Grace(CodebookEdit):
@@ -24,9 +23,10 @@ class Grace(CodebookEdit):
     config_cls = GraceConfig
     config: GraceConfig
     OUTPUT = "value"
+    reads = (EDIT, MULTIMODAL)
 
-    def place(self, book: Codebook, request: EditRequest, batch: Sequence[EditRequest]) -> Entry:
-        key, label = self.queries([request.text])[0], self.label_of(request)
+    def place(self, book: Codebook, request: EditRequest | MultimodalRequest, batch: Sequence[EditRequest]) -> Entry:
+        key, label = self.queries([request.asked])[0], self.label_of(request)
         placement = self.grace_rule(book, key, label, self.config.initial_radius)
         entry = Entry(key=key, label=label, log={"placement": placement.action, "radius": placement.radius})
         if placement.action == "expand":
@@ -44,7 +44,7 @@ class Grace(CodebookEdit):
         entry.trainable = {"values": self.initial_value(request).requires_grad_(True)}
         return entry
 
-    def initial_value(self, request: EditRequest) -> torch.Tensor:
+    def initial_value(self, request: EditRequest | MultimodalRequest) -> torch.Tensor:
         """Cold: U[0, 1) under a seed derived from the config's and the request's id; warm: the sub-layer's output
         at the edit prompt's last token."""
         out_features, _ = dims(self.sublayer)
@@ -52,8 +52,8 @@ class Grace(CodebookEdit):
             seed = self.config.seed + zlib.crc32(str(request.record_id).encode())
             generator = torch.Generator().manual_seed(seed)
             return torch.rand(out_features, generator=generator).to(self.device)
-        rows = encode(self.tokenizer, request.text)
+        batch = self.prompt_batch([request.asked])
         site = Site(Component.MLP_KEY, self.config.layer)  # the input: the output may already be a codebook's
         with torch.no_grad(), capture(self.anatomy, [site]) as records:
-            self.model.base_model(input_ids=torch.tensor([rows], device=self.device))
+            self.model.base_model(**batch.model_inputs())
         return apply_map(self.sublayer, records[site][0, -1:].float())[0]

@@ -14,7 +14,8 @@ import random
 from dataclasses import dataclass
 
 from amend.knowledge import Embedder, Fact, SQLiteStore
-from amend.requests import EditRequest
+from amend.methods.contextual.index import fact_sentence
+from amend.requests import EditRequest, MultimodalRequest
 
 COPY, UPDATE, RETAIN = "copy", "update", "retain"
 
@@ -37,12 +38,15 @@ class PoolFact:
     neighbour: tuple[str, str] | None  # prompt and its answer
 
     @classmethod
-    def of(cls, request: EditRequest, fact_template: str) -> PoolFact:
-        fact = fact_template.format(prompt=request.text, target=request.target_new)
+    def of(cls, request: EditRequest | MultimodalRequest, fact_template: str) -> PoolFact:
+        """The pool fact of a text request, or of a question about an image (its demonstrations are text: the
+        image is not shown, and the image's path stands for the subject)."""
+        fact = fact_sentence(request, fact_template)
+        subject = request.subject if isinstance(request, EditRequest) else str(request.image)
         paraphrase = f"{request.rephrase[0].prompt} {request.target_new}" if request.rephrase else None
         answered = [probe for probe in request.locality if probe.answer]
         neighbour = (answered[0].prompt, answered[0].answer) if answered else None
-        return cls(fact, request.subject, paraphrase, neighbour)
+        return cls(fact, subject, paraphrase, neighbour)
 
     def demonstration(self, kind: str, template: str) -> str:
         """This fact as a demonstration of ``kind`` (a copy when it lacks the paraphrase or neighbour asked for)."""

@@ -21,7 +21,7 @@ from amend.methods.contextual import MemoryIndex
 from amend.methods.contextual.base import ContextualEdit
 from amend.methods.ike.config import IkeConfig
 from amend.methods.ike.demonstrations import DemonstrationPool, PoolFact
-from amend.requests import EditRequest
+from amend.requests import EDIT, MULTIMODAL, EditRequest
 from amend.testbeds.base import testbed_of
 from amend.tokens import encode
 
@@ -32,12 +32,15 @@ class Ike(ContextualEdit):
     """In-context knowledge editing: no weight changes; each fact is a sentence in the model's context memory."""
 
     name = "ike"
+    reads = (EDIT, MULTIMODAL)
     config_cls = IkeConfig
     config: IkeConfig
 
     @classmethod
     def observed(cls, lm: LanguageModel, model: nn.Module, config: IkeConfig) -> LanguageModel:  # type: ignore[override]
-        return ContextualLM(lm, InContext(model, config, getattr(lm, "tokenizer", None)))
+        encoder = getattr(lm, "encoder", None)  # a vision-language backend: its images take room in the context
+        reserved = encoder.image_tokens() if encoder is not None else 0
+        return ContextualLM(lm, InContext(model, config, getattr(lm, "tokenizer", None), reserved))
 
 
 def pool_requests(model: nn.Module, config: IkeConfig) -> list[EditRequest]:
@@ -53,9 +56,9 @@ def pool_requests(model: nn.Module, config: IkeConfig) -> list[EditRequest]:
 class InContext:
     """IKE's context function: a query to the prompt with the demonstrations of its fact, or None without facts."""
 
-    def __init__(self, model: nn.Module, config: IkeConfig, tokenizer: Any = None):
+    def __init__(self, model: nn.Module, config: IkeConfig, tokenizer: Any = None, reserved: int = 0):
         self.config, self.tokenizer = config, tokenizer
-        self.budget = anatomy(model).context_length - ANSWER_ROOM
+        self.budget = anatomy(model).context_length - ANSWER_ROOM - reserved
         needed = config.retrieval == "dense" or config.demonstrations > 0
         embedder = Embedder(config.embedder) if needed else None
         self.index = MemoryIndex(model, SQLiteStore(":memory:", embedder), config.memory)

@@ -335,7 +335,7 @@ def _suffix_forward(
 ) -> tuple[SuffixForward | None, str]:
     """The forward restricted to what δ can change (tokens from the fact token on, layers from the site's on), if
     it reproduces ``full`` — the first step's full forward over every row, at the same δ — else None; and why."""
-    if problem.batch.pixel_values is not None:
+    if problem.batch.images is not None:
         return None, "images in the batch"
     read_rows = torch.cat([problem.label_row, problem.kl_row])
     if (torch.cat([problem.label_col, problem.kl_col]) < problem.lookup[read_rows]).any():

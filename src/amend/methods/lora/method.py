@@ -22,7 +22,7 @@ from amend.methods.base import EditMethod
 from amend.methods.finetune.objective import Objective, minimise
 from amend.methods.lora.adapter import LoraAdapter
 from amend.methods.lora.config import LoraConfig
-from amend.requests import EditRequest
+from amend.requests import EDIT, MULTIMODAL, EditRequest
 
 ADAPTER = "amend"
 
@@ -31,12 +31,13 @@ class Lora(EditMethod):
     """LoRA on the MLP output projections, trained with peft on FT-M's loss."""
 
     name = "lora"
+    reads = (EDIT, MULTIMODAL)
     config_cls = LoraConfig
     config: LoraConfig
 
     def write(self, requests: Sequence[EditRequest], journal: Journal) -> None:
         device = next(self.model.parameters()).device
-        objective = Objective.build(self.tokenizer, requests, "target", device)
+        objective = Objective.build(self.encoder, requests, "target", device)
         names = [self.anatomy.mlp_out_proj_name(layer) for layer in self.config.layers]
         with self.injected(names) as layers:
             parameters = [p for layer in layers for p in (layer.lora_A[ADAPTER].weight, layer.lora_B[ADAPTER].weight)]

@@ -27,8 +27,9 @@ from amend.methods.base import EditMethod
 from amend.methods.locate.suffix import SuffixForward, logits_close
 from amend.methods.memory.config import CodebookConfig
 from amend.methods.memory.placement import Placement, grace_placement
-from amend.requests import EditRequest
-from amend.tokens import Batch, encode, pad_id, pad_right, target_ids
+from amend.prompting import Prompt
+from amend.requests import EditRequest, MultimodalRequest
+from amend.tokens import Batch
 
 
 @dataclass
@@ -99,7 +100,7 @@ class CodebookEdit(EditMethod):
             raise TypeError(f"the adapter {self.label!r} is not a codebook")
         return adapter.component
 
-    def write(self, requests: Sequence[EditRequest], journal: Journal) -> None:
+    def write(self, requests: Sequence[EditRequest | MultimodalRequest], journal: Journal) -> None:
         facts = []
         for request in requests:
             book = self.codebook(journal)
@@ -116,20 +117,24 @@ class CodebookEdit(EditMethod):
 
     # ---- shared pieces ------------------------------------------------------------------------------------------
 
-    def queries(self, prompts: Sequence[str]) -> torch.Tensor:
+    def prompt_batch(self, prompts: Sequence[Prompt]) -> Batch:
+        """The prompts (text, or questions about images) as one right-padded batch on the model's device."""
+        encoded = [self.encoder.encode(prompt) for prompt in prompts]
+        return self.encoder.batch([list(e.ids) for e in encoded], [e.images for e in encoded]).to(self.device)
+
+    def queries(self, prompts: Sequence[Prompt]) -> torch.Tensor:
         """The query of each prompt at its last token (n, d_in), pooled as the codebook pools."""
-        rows = [encode(self.tokenizer, prompt) for prompt in prompts]
-        batch = pad_right(rows, pad_id(self.tokenizer)).to(self.device)
+        batch = self.prompt_batch(prompts)
         with torch.no_grad(), capture(self.anatomy, [Site(Component.MLP_KEY, self.config.layer)]) as records:
             self.model.base_model(**batch.model_inputs())
         inputs = records[Site(Component.MLP_KEY, self.config.layer)].float()
         pooled = pool(inputs, batch.attention_mask, self.config.pooling)
         last = batch.lengths.to(self.device) - 1
-        return pooled[torch.arange(len(rows), device=self.device), last]
+        return pooled[torch.arange(len(prompts), device=self.device), last]
 
-    def label_of(self, request: EditRequest) -> tuple[int, ...]:
+    def label_of(self, request: EditRequest | MultimodalRequest) -> tuple[int, ...]:
         """An entry's label: the target token ids after the edit prompt (compared as whole sequences)."""
-        return tuple(target_ids(self.tokenizer, request.text, request.target_new)[1])
+        return tuple(self.encoder.pair(request.asked, request.target_new)[1])
 
     def grace_rule(self, book: Codebook, key: torch.Tensor, label: tuple[int, ...], initial_radius: float) -> Placement:
         """GRACE's add / split / expand for ``key`` against the attached codebook."""
@@ -187,11 +192,12 @@ class CodebookEdit(EditMethod):
         others = book.entry_output(inputs, chosen.clamp(max=len(book) - 1)).detach()
         return torch.where(own[:, None], trained, others)
 
-    def train(self, book: Codebook, entry: Entry, request: EditRequest) -> list[float]:
+    def train(self, book: Codebook, entry: Entry, request: EditRequest | MultimodalRequest) -> list[float]:
         """Optimise ``entry.trainable`` with Adam on the mean NLL of the target tokens after the edit prompt, the
         model running through the candidate codebook's gate; returns the loss at every step run."""
-        prompt, target = target_ids(self.tokenizer, request.text, request.target_new)
-        batch = pad_right([prompt + target[:-1]], pad_id(self.tokenizer)).to(self.device)
+        encoded, target = self.encoder.pair(request.asked, request.target_new)
+        prompt = list(encoded.ids)
+        batch = self.encoder.batch([prompt + target[:-1]], [encoded.images]).to(self.device)
         cols = torch.arange(len(prompt) - 1, len(prompt) - 1 + len(target))
         labels = torch.tensor(target, device=self.device)
         gate = self.candidate_gate(book, entry)
@@ -215,7 +221,7 @@ class CodebookEdit(EditMethod):
         with wrap_site(self.anatomy, self.site, through_candidate):
             for step in range(self.config.steps):
                 logits = forward()
-                if step == 0 and self.config.partial_forward:
+                if step == 0 and self.config.partial_forward and batch.images is None:
                     forward, entry.log["partial_forward"] = self.from_site(batch, rows, cols, logits.detach(), forward)
                 loss = torch.nn.functional.cross_entropy(logits, labels)
                 losses.append(float(loss.detach()))

@@ -252,7 +252,7 @@ def _frame(frame: str, *, np: str = "", vp: str = "") -> str:
 def generate(seed: int = 0, n_people: int = 600) -> World:
     """Build the world for ``seed``; a pure function of its arguments."""
     rng = random.Random(seed)
-    words = _WordMaker(rng, reserved=_template_words())
+    words = WordMaker(rng, reserved=_template_words())
     countries = words.many("country", N_COUNTRIES)
     cities = words.many("city", N_COUNTRIES * CITIES_PER_COUNTRY)
     city_country = {city: countries[i // CITIES_PER_COUNTRY] for i, city in enumerate(cities)}
@@ -289,7 +289,7 @@ def _template_words() -> set[str]:
     return {w.strip(",.:'{}").lower() for t in texts for w in t.split()}
 
 
-class _WordMaker:
+class WordMaker:
     """Invents pronounceable single words, never the same word twice across all categories."""
 
     def __init__(self, rng: random.Random, reserved: Iterable[str]):

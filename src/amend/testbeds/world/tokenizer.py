@@ -9,7 +9,7 @@ they expect).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
@@ -55,14 +55,26 @@ def lexicon(world: World) -> list[str]:
 
 def build_tokenizer(world: World, model_max_length: int = 256) -> PreTrainedTokenizerFast:
     """The tokenizer whose vocabulary is exactly the words of ``world`` (sorted, so it is deterministic)."""
+    return word_level_tokenizer(lexicon(world), model_max_length=model_max_length, exclude={"x", "▁x", "▁y"})
+
+
+def word_level_tokenizer(
+    texts: Iterable[str],
+    *,
+    special: Sequence[str] = SPECIAL_TOKENS,
+    model_max_length: int = 256,
+    exclude: Iterable[str] = (),
+) -> PreTrainedTokenizerFast:
+    """A word-level tokenizer knowing every word of ``texts`` (and no placeholder of ``exclude``): one token per
+    word, a leading ``▁`` for the space before it; ``special`` starts with the pad, unknown and end tokens."""
     pre = _pre_tokenizer()
-    words = sorted({piece for text in lexicon(world) for piece, _ in pre.pre_tokenize_str(text)} - {"x", "▁x", "▁y"})
-    vocab = {tok: i for i, tok in enumerate([*SPECIAL_TOKENS, *words])}
+    words = sorted({piece for text in texts for piece, _ in pre.pre_tokenize_str(text)} - set(exclude))
+    vocab = {tok: i for i, tok in enumerate([*special, *words])}
     backend = Tokenizer(models.WordLevel(vocab, unk_token=UNK))
     backend.normalizer = normalizers.Replace(Regex(r"\s+"), " ")
     backend.pre_tokenizer = pre
     backend.decoder = decoders.Metaspace(replacement=_SPACE, prepend_scheme="always", split=True)
-    backend.add_special_tokens(list(SPECIAL_TOKENS))
+    backend.add_special_tokens(list(special))
     return PreTrainedTokenizerFast(
         tokenizer_object=backend,
         pad_token=PAD,
@@ -85,4 +97,13 @@ def single_token_ids(tokenizer: PreTrainedTokenizerFast, words: Iterable[str]) -
     return ids
 
 
-__all__ = ["EOS", "PAD", "SPECIAL_TOKENS", "UNK", "build_tokenizer", "lexicon", "single_token_ids"]
+__all__ = [
+    "EOS",
+    "PAD",
+    "SPECIAL_TOKENS",
+    "UNK",
+    "build_tokenizer",
+    "lexicon",
+    "single_token_ids",
+    "word_level_tokenizer",
+]

@@ -172,7 +172,7 @@ def _pad(group: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
     return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
 
 
-def _optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+def optimizer_for(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
     """AdamW with weight decay on matrices only (not on biases, norms)."""
     decay = [p for p in model.parameters() if p.dim() >= 2]
     rest = [p for p in model.parameters() if p.dim() < 2]
@@ -190,7 +190,7 @@ def fit(
     """Train in place; returns the mean loss of each epoch and the seconds spent in progress checks."""
     steps_per_epoch = math.ceil(len(epoch_texts(world, config.corpus, 0)) / config.batch_size)
     total = steps_per_epoch * config.epochs
-    optimizer = _optimizer(model, config)
+    optimizer = optimizer_for(model, config)
     rng = random.Random(config.seed)
     epoch_losses: list[float] = []
     eval_seconds = 0.0
@@ -200,7 +200,7 @@ def fit(
         for epoch in range(config.epochs):
             losses = []
             for batch in batches(epoch_texts(world, config.corpus, epoch), tokenizer, config, rng):
-                losses.append(_step(model, optimizer, batch, lr_at(step, total, config), config.grad_clip))
+                losses.append(train_step(model, optimizer, batch, lr_at(step, total, config), config.grad_clip))
                 step += 1
                 bar.update()
             epoch_losses.append(sum(losses) / len(losses))
@@ -214,7 +214,7 @@ def fit(
     return epoch_losses, eval_seconds
 
 
-def _step(
+def train_step(
     model: GPT2LMHeadModel, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor], lr: float, clip: float
 ) -> float:
     """One optimizer step at learning rate ``lr``; returns the batch loss."""
