@@ -4,7 +4,8 @@
 
 One row per run: reliability, generalization, locality (agreement with the unedited model) and portability, each
 under the exact-match protocol (greedy generation, as SCR's paper scores) and the probability protocol (new object
-against the old, in brackets); the share of queries answered in context for SCR; mean seconds per edit.
+against the old, in brackets); the share of queries answered in context for SCR (of those that retrieved a fact: the
+observation before the edits asks with an empty store); mean seconds per edit.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def main() -> None:
             continue
         results = latest_results(run)
         context = results["extra"].get("context")
-        share = f"{context['answered_in_context'] / context['queries']:.2f}" if context else "—"
+        asked = context.get("queries_with_candidates", context["queries"]) if context else 0
+        share = f"{context['answered_in_context'] / asked:.2f}" if context and asked else "—"
         seconds = results["extra"].get("edit_seconds_mean", float("nan"))
         cells = " | ".join(cell(results["summary"], metric) for metric in METRICS)
         print(f"| {run.name[len(args.testbed) + 1 :]} | {cells} | {share} | {seconds:.2f} |")

@@ -7,8 +7,8 @@ from helpers import facts, tokenizer, trained_tiny_model
 from typer.testing import CliRunner
 
 from amend import ConfigError, RecordError, datasets
-from amend.errors import DatasetError
 from amend.cli.app import app
+from amend.errors import DatasetError
 
 runner = CliRunner()
 

@@ -211,7 +211,9 @@ def test_mmedit_e_vqa_records_evaluate_end_to_end_with_their_images_under_the_ro
     assert sample["prompt"]["image"].startswith(str(root))
 
 
-@pytest.mark.parametrize(("method", "settings"), [("grace", {}), ("ft-m", {"lr": 0.05, "norm_constraint": 0}), ("lora", {"lr": 0.05})])
+@pytest.mark.parametrize(
+    ("method", "settings"), [("grace", {}), ("ft-m", {"lr": 0.05, "norm_constraint": 0}), ("lora", {"lr": 0.05})]
+)
 def test_every_method_that_reads_questions_about_images_writes_one_and_reverts_it(method, settings, tmp_path):
     model, processor = tiny_vlm("llava")
     lm = VisionLM(model, processor)

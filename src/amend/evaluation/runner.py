@@ -188,13 +188,17 @@ def evaluate(
 
 def _add_context_traces(result: EvalResult, lm: LanguageModel) -> None:
     """A contextual method's record of each query (SCR: candidates, verdicts, the prompt asked) as samples, and how
-    many queries were answered in context, so a failure can be traced to its stage from the saved run."""
+    many queries were answered in context, so a failure can be traced to its stage from the saved run. Queries that
+    retrieved no fact (all those of the observation before any edit, whose store is empty) are counted apart: they
+    cannot be answered in context."""
     traces = getattr(getattr(lm, "context", None), "traces", None)
     if not traces:
         return
     result.samples.extend({"context_trace": asdict(trace)} for trace in traces)
+    with_facts = [trace for trace in traces if getattr(trace, "candidates", True)]
     result.extra["context"] = {
         "queries": len(traces),
+        "queries_with_candidates": len(with_facts),
         "answered_in_context": sum(trace.prompt is not None for trace in traces),
     }
 
