@@ -132,6 +132,8 @@ def _flag_request(tmp_path, target: str = "Quendar") -> tuple[MultimodalRequest,
     return request, unrelated
 
 
+# Not Qwen2-VL: its tiny processor makes a 40 × 30 image one token, so the question dominates the pooled key and
+# every image of the same question falls inside the radius (measured; a property of the tiny config).
 @pytest.mark.parametrize("model_type", ["llava", "blip-2"])
 def test_balancedit_flips_the_edited_image_and_leaves_an_unrelated_image_exactly_unchanged(model_type, tmp_path):
     model, processor = tiny_vlm(model_type)
@@ -154,7 +156,7 @@ def test_balancedit_flips_the_edited_image_and_leaves_an_unrelated_image_exactly
     after = lm.score(pairs)
     assert after[0].argmax == after[0].answer_ids  # the edited image now gets the new answer
     assert after[0].nll < 0.5 < before[0].nll
-    assert after[2].nll < 0.5 < before[2].nll
+    assert after[2].argmax == after[2].answer_ids != before[2].argmax  # the rephrase, inside the radius, too
     assert after[1].logprobs == before[1].logprobs  # the codebook did not fire on the unrelated image
     entry = editor.patches[-1].log["facts"][0]
     assert entry["d_pos"] < entry["radius"] < entry["d_neg"]
