@@ -3,7 +3,8 @@
 # writes results_<date>.json and samples_<date>.jsonl under runs/multimodal/; bench/multimodal_table.py tabulates
 # them and bench/memory_plot.py-style plots come from bench/multimodal_plot.py.
 #
-#   bench/multimodal.sh table single N       # N single edits: BalancEdit, GRACE, FT-L, FT-M, LoRA at their defaults
+#   bench/multimodal.sh table single N       # N single edits: BalancEdit, GRACE, FT-L, FT-M, LoRA, IKE at their defaults,
+#                                            # GRACE at ε_init 64, FT-L unbounded at lr 1e-2
 #   bench/multimodal.sh table sequential N   # the same methods, N edits in sequence, all measured at the end
 #   bench/multimodal.sh frontier N           # N single edits: BalancEdit over λ, GRACE over ε_init
 #
@@ -14,13 +15,22 @@ THREADS=${THREADS:-1}
 OUT=runs/multimodal
 mkdir -p "$OUT"
 BALANCES=${BALANCES:-"0 0.25 0.5 0.75 1"}
-GRACE_RADII=${GRACE_RADII:-"2 4 8 16 32 64"}  # key distances here: bench/codebook_distances.py vision_world
+GRACE_RADII=${GRACE_RADII:-"4 16 32 48 64 96 128"}  # key distances here: bench/codebook_distances.py vision_world
 PROTOCOLS=(--protocol probability --protocol token_accuracy --protocol exact_match)
 runs=()  # one line per run: its name, then its amend evaluate arguments
 case "${1:-}" in
 table)
   mode=$2; n=$3
-  for m in balancedit grace ft-l ft-m lora; do runs+=("$mode-$m --method $m --mode $mode"); done
+  for m in balancedit grace ft-l ft-m lora ike; do runs+=("$mode-$m --method $m --mode $mode"); done
+  # GRACE's radius between the rephrases' and the locality prompts' key distances (36.5 and 152.8 median:
+  # bench/codebook_distances.py vision_world); FT-L without its bound (EasyEdit's leaves every target unlearnt)
+  runs+=("$mode-grace-eps64 --method grace --mode $mode --set initial_radius=64")
+  runs+=("$mode-ft-l-unbounded --method ft-l --mode $mode --set lr=0.01 --set norm_constraint=0")
+  # BalancEdit's shared layer copy is retrained by every edit (the reference); one copy per entry keeps each fact's
+  # own copy (docs/memory.md)
+  if [ "$mode" = sequential ]; then
+    runs+=("$mode-balancedit-per-entry --method balancedit --mode $mode --set sharing=per_entry")
+  fi
   ;;
 frontier)
   mode=single; n=$2

@@ -40,8 +40,8 @@ def _rows(request: MultimodalRequest) -> list[tuple[str, object, str, str]]:
             request.target_new,
             request.target_true or "",
         ),
-        ("another flag (unchanged)", VisualPrompt(other.prompt, other.image), other.answer, request.target_new),
-        ("question in words (unchanged)", text.prompt, text.answer, request.target_new),
+        ("another flag (should not change)", VisualPrompt(other.prompt, other.image), other.answer, request.target_new),
+        ("question in words (should not change)", text.prompt, text.answer, request.target_new),
     ]
 
 
@@ -64,7 +64,7 @@ def _figure(rows, before: list[str], after: list[str]) -> Path:
         for (label, prompt, _, _), b, a in zip(rows, before, after, strict=True)
         if isinstance(prompt, VisualPrompt)
     ]
-    figure, axes = plt.subplots(1, len(shown), figsize=(3 * len(shown), 3.4))
+    figure, axes = plt.subplots(1, len(shown), figsize=(3 * len(shown), 3.9))
     for axis, (label, prompt, was, now) in zip(axes, shown, strict=True):
         axis.imshow(Image.open(prompt.image).convert("RGB"))
         axis.set_title(f"{label}\n{prompt.text}", fontsize=7)
@@ -103,5 +103,5 @@ def run_multimodal_demo(console: Console) -> None:
     console.print(f"reverted bit for bit: p({request.target_new}) is {restored:.2f} again.")
     console.print(f"the images with the answers generated before and after: {figure}")
     console.print(f"done in {time.perf_counter() - start:.1f}s.\n")
-    console.print("Full evaluation on 200 flags (reliability, T- and I-generality, locality, harmonic mean):")
-    console.print("  amend evaluate --testbed vision_world --method balancedit -n 200 --out runs/vision-balancedit")
+    console.print("Full evaluation on the 160 facts (reliability, T- and I-generality, locality, harmonic mean):")
+    console.print("  amend evaluate --testbed vision_world --method balancedit -n 160 --out runs/vision-balancedit")

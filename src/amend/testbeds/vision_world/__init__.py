@@ -29,6 +29,25 @@ BLANK_IMAGE = "blank.png"
 WORLD_FILE = "world.json"
 
 
+def _probes(
+    rng: random.Random,
+    others: Sequence[int],
+    relation: str,
+    relations: Sequence[str],
+    untouched: set[tuple[int, str]],
+    k: int,
+) -> list[tuple[int, str]]:
+    """``k`` (country, relation) facts to ask as locality: of ``relation`` and untouched by the run's edits, else of
+    any relation and untouched, else of ``relation`` (see :func:`edit_requests`)."""
+    pools = (
+        [(i, relation) for i in others if (i, relation) in untouched],
+        [(i, r) for i in others for r in relations if (i, r) in untouched],
+        [(i, relation) for i in others],
+    )
+    pool = next(p for p in pools if len(p) >= k)
+    return rng.sample(pool, k)
+
+
 def image_name(country: int, variant: int) -> str:
     """The file of rendering ``variant`` of country number ``country``, relative to the images folder."""
     return f"{country:03d}-{variant}.png"
@@ -78,13 +97,19 @@ def edit_requests(
     n_image_locality: int = 3,
     n_text_locality: int = 2,
 ) -> list[MultimodalRequest]:
-    """``n`` counterfactual edits of distinct (country, relation) facts asked about the country's flag.
+    """``n`` counterfactual edits of distinct (country, relation) facts asked about the country's flag (at most
+    countries × relations: 160 in the shipped world).
 
     Each request: the question about the canonical rendering with a new answer (another object of the relation);
     rephrases (the held-out phrasings, then the other trained ones); the held-out renderings as other images; the
     same question about other countries' flags (image locality) and questions in words about other countries (text
     locality), each with its true answer. Countries are visited in one seeded order, each time with a relation not
     edited yet, so consecutive requests concern different countries.
+
+    Locality asks facts none of the ``n`` requests edits, so it stays defined when all of them are applied
+    (sequential mode): the same relation of other countries while some is left, then another relation's question;
+    only when the requests edit every fact of the world does it fall back to facts other requests edit (single mode
+    is then still sound: each edit is reverted before the next).
     """
     folder = model_dir(folder)
     world = world or load_world(folder)
@@ -95,15 +120,16 @@ def edit_requests(
     pairs = [(index, relation) for relation in relations for index in order]
     if n > len(pairs):
         raise ConfigError(f"the world has {len(pairs)} facts of {', '.join(relations)}; asked for {n}")
+    untouched = set(pairs[n:])  # facts none of the n requests edits: what locality asks first
     requests = []
     for index, name in pairs[:n]:
         country, relation = world.countries[index], world.relation(name)
         true = country.facts[name]
         new = rng.choice([obj for obj in world.objects(name) if obj != true])
         others = [i for i in order if i != index]
-        shown = rng.sample(others, n_image_locality)
-        asked = rng.sample(others, n_text_locality)
-        worded = world.relation(name if relation.text_questions else "capital")
+        shown = _probes(rng, others, name, relations, untouched, n_image_locality)
+        worded = [r.name for r in map(world.relation, relations) if r.text_questions]
+        asked = _probes(rng, others, name if name in worded else "capital", worded, untouched, n_text_locality)
         requests.append(
             MultimodalRequest(
                 prompt=relation.questions[0],
@@ -114,13 +140,13 @@ def edit_requests(
                 image_rephrase=tuple(images / image_name(index, v) for v in range(1, HELD_OUT_VARIANTS + 1)),
                 locality=tuple(
                     Probe(
-                        fill(worded.text_questions[0], world.countries[i].name), world.countries[i].facts[worded.name]
+                        fill(world.relation(q).text_questions[0], world.countries[i].name), world.countries[i].facts[q]
                     )
-                    for i in asked
+                    for i, q in asked
                 ),
                 image_locality=tuple(
-                    ImageProbe(images / image_name(i, 0), relation.questions[0], world.countries[i].facts[name])
-                    for i in shown
+                    ImageProbe(images / image_name(i, 0), world.relation(q).questions[0], world.countries[i].facts[q])
+                    for i, q in shown
                 ),
                 category=name,
                 id=f"{country.name}/{name}",

@@ -19,7 +19,9 @@ from amend.testbeds.vision_world.generator import RELATIONS
 from amend.testbeds.vision_world.model import TEMPLATE
 
 # IKE's demonstrations come from the world's own requests: the shipped world has 40 countries × 4 relations.
-EDIT_DEFAULTS: dict[str, dict[str, Any]] = {"ike": {"pool_size": 160}}
+# BalancEdit's layer copy at lr 1e-3 leaves 8 of the first 20 targets unlearnt in its 50 steps (reliability 0.60);
+# 3e-3 and 1e-2 learn all 20 (harmonic mean 0.803 and 0.822, token accuracy): docs/multimodal.md.
+EDIT_DEFAULTS: dict[str, dict[str, Any]] = {"ike": {"pool_size": 160}, "balancedit": {"lr": 0.01}}
 
 
 class VisionWorldTestbed(Testbed):
