@@ -14,7 +14,7 @@ LAYERS = [
     {"lm", "testbeds", "models"},
     {"methods"},
     {"editing", "diagnostics", "tracing"},
-    {"evaluation"},
+    {"evaluation", "abilities"},
     {"cli", "__init__", "__main__"},
 ]
 LAYER = {package: level for level, packages in enumerate(LAYERS) for package in packages}

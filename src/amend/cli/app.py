@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.progress import track
 from rich.table import Table
 
+from amend.cli.abilities import abilities, plot_abilities_command
 from amend.cli.common import ThreadsOption, set_threads, wide_console, writable_dir
 from amend.cli.datasets import DatasetOption
 from amend.cli.datasets import validate as validate_dataset
@@ -31,6 +32,8 @@ app = typer.Typer(
 console = wide_console()
 app.add_typer(world_app, name="world")
 app.command("validate")(validate_dataset)
+app.command("abilities")(abilities)
+app.command("plot-abilities")(plot_abilities_command)
 
 STATS_HELP = (
     "LAYER=FILE: that layer's key second moment from a file instead of computed (repeatable): an original "

@@ -106,7 +106,7 @@ def run_settings(requests: Sequence[Any], setup: EditSetup, evaluation: Evaluati
     }
 
 
-def _differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
+def setting_differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
     """One line per setting that differs between a saved run and a resume."""
     lines = []
     for name in now:
@@ -186,7 +186,7 @@ def _start(
         saved = extra.get("settings")
         if not isinstance(saved, dict):
             raise RunMismatch(f"{settings.run_dir} records no settings (an older amend's run?): start a new run")
-        differences = _differences(saved, recorded)
+        differences = setting_differences(saved, recorded)
         if differences:
             raise RunMismatch(
                 f"cannot resume {settings.run_dir} with other settings than it was started with:\n  "
