@@ -53,6 +53,8 @@ def plot_abilities(runs: Sequence[dict], out: str | Path, labels: Sequence[str] 
                 axis.plot(*zip(*points, strict=True), marker="o", markersize=3, label=label)
     for axis, (name, key) in zip(axes.flat, drawn, strict=False):
         axis.set_title(f"{name}: muted share" if key == "muted" else f"{name} ({_unit(runs, name)})", fontsize=9)
+        if key == "muted" or _unit(runs, name) != "fluency":  # shares: one scale, so panels compare at a glance
+            axis.set_ylim(-0.02, 1.02)
         axis.set_xscale("symlog", linthresh=1)
         axis.set_xlabel("edits so far", fontsize=8)
         axis.grid(alpha=0.3)
