@@ -28,6 +28,7 @@ from amend.evaluation.report import run_metadata
 from amend.evaluation.runner import EditSetup, describe
 from amend.evaluation.sequential import setting_differences
 from amend.lm import LanguageModel, language_model
+from amend.methods import load_method
 
 DEFAULT_COUNTS = (1, 5, 10, 20, 50, 100, 500, 1000)
 """Li et al.'s edit counts."""
@@ -141,10 +142,7 @@ def run_abilities(
     if settings.counts[-1] > len(requests):
         raise ConfigError(f"counts go up to {settings.counts[-1]} edits but only {len(requests)} requests are given")
     lm = language_model(model, tokenizer, batch_size=settings.forward_batch_size, progress=False)
-    method = setup.method if isinstance(setup.method, type) else None
-    from amend.methods import load_method
-
-    method_cls = method or load_method(setup.method)
+    method_cls = load_method(setup.method)
     observed = method_cls.observed(lm, model, setup.config)
     built = list(abilities(lm) if callable(abilities) else abilities)
     names = [a.name for a in built]
