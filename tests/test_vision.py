@@ -190,9 +190,7 @@ def test_mmedit_e_vqa_records_evaluate_end_to_end_with_their_images_under_the_ro
     from amend.datasets import load
     from amend.evaluation import EvaluationSettings, evaluate
 
-    records = json.loads(
-        Path(__file__).parents[2].joinpath("shared/data/mmedit-e-vqa/vqa_eval.first300.json").read_text()
-    )
+    records = json.loads((Path(__file__).parent / "data" / "mmedit_e_vqa.json").read_text())  # 2 real records
     data = tmp_path / "vqa_eval.json"
     data.write_text(json.dumps(records[:2]))
     root = tmp_path / "coco"
