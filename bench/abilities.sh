@@ -20,7 +20,9 @@ methods=(${*:-$METHODS_ALL})
 case "$testbed" in
 world) source=(--testbed world); COUNTS=${COUNTS:-"1 5 10 20 50 100 500 1000"} ;;
 # the records after the last count are the known facts and fluency prompts: 500 of the 1,000
-smollm2) source=(--testbed smollm2 --requests runs/smollm2/sequential1000.json); COUNTS=${COUNTS:-"1 5 10 20 50 100 500"} ;;
+# (--held-out 500 keeps those items when a run stopped at a smaller count is resumed with more)
+smollm2) source=(--testbed smollm2 --requests runs/smollm2/sequential1000.json --held-out 500)
+  COUNTS=${COUNTS:-"1 5 10 20 50 100 500"} ;;
 *) sed -n 2,10p "$0"; exit 2 ;;
 esac
 counts=(); for c in $COUNTS; do counts+=(--count "$c"); done

@@ -329,3 +329,21 @@ def test_cli_runs_a_world_study_with_a_harness_task_and_writes_results_samples_a
     assert saved["checkpoints"][0]["abilities"][f"harness/{task}"]["score"] == 1.0  # the world model knows it
     assert len(next(out.glob("samples_*.jsonl")).read_text().splitlines()) == 2 * (5 + 1)
     assert (out / "abilities.png").exists()
+
+
+def test_cli_held_out_fixes_the_items_so_a_resumed_run_can_add_counts(tmp_path):
+    from typer.testing import CliRunner
+
+    from amend.cli.app import app
+
+    out = tmp_path / "run"
+    base = ["abilities", "--testbed", "world", "--method", "grace", "--ability", "recall", "--size", "5"]
+    base += ["--out", str(out), "--threads", "1"]
+    first = CliRunner().invoke(app, [*base, "--count", "1", "--held-out", "3"])
+    assert first.exit_code == 0, first.output
+    more = CliRunner().invoke(app, [*base, "--count", "1", "--count", "3", "--held-out", "3", "--resume"])
+    assert more.exit_code == 0, more.output
+    saved = json.loads(max(out.glob("abilities_*.json")).read_text())
+    assert [c["edits"] for c in saved["checkpoints"]] == [0, 1, 3]  # the resume checks the items' digest
+    below = CliRunner().invoke(app, [*base, "--count", "3", "--held-out", "2", "--out", str(tmp_path / "x")])
+    assert below.exit_code != 0 and "held-out" in below.output

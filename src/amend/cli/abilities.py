@@ -47,6 +47,14 @@ def abilities(
     out: Annotated[Path, typer.Option(help="Folder for abilities_<date>.json, samples and abilities.png.")] = Path(
         "runs/abilities"
     ),
+    held_out: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="known_facts and fluency read the requests from this index on, and avoid the subjects of those "
+            "before it (default: the largest --count). Fixing it keeps the items when a resumed run adds counts.",
+        ),
+    ] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run saved in OUT/run.")] = False,
     forward_batch_size: Annotated[int, typer.Option(min=1, help="Prompts per forward pass.")] = 64,
     device: Annotated[str, typer.Option(help="torch device.")] = "cpu",
@@ -54,8 +62,8 @@ def abilities(
 ) -> None:
     """Edit facts one after another (no restoring) and measure general abilities at 0 edits and at every --count.
 
-    The edited requests are the first max(--count) ones; known_facts and fluency read the records after them (give
-    more requests than the largest count). The run saves itself to OUT/run after every checkpoint; --resume
+    The edited requests are the first max(--count) ones; known_facts and fluency read the records after them, or
+    after --held-out (give more requests than that). The run saves itself to OUT/run after every checkpoint; --resume
     continues it. Writes OUT/abilities_<date>.json, OUT/samples_<date>.jsonl and OUT/abilities.png.
     """
     from amend.abilities import DEFAULT_COUNTS, AbilitySettings, run_abilities
@@ -69,8 +77,11 @@ def abilities(
     used_threads = set_threads(threads)
     settings = AbilitySettings(tuple(counts or DEFAULT_COUNTS), batch_size, out / "run", resume, forward_batch_size)
     largest = settings.counts[-1]
+    held_out = largest if held_out is None else held_out
+    if held_out < largest:
+        raise typer.BadParameter(f"--held-out {held_out} is below the largest --count {largest}: edits would be probed")
     lm_model, tokenizer, edit_requests = _evaluation_inputs(
-        model, requests, testbed, testbed_dir, largest, seed, device, own_requests=not (dataset or path)
+        model, requests, testbed, testbed_dir, held_out, seed, device, own_requests=not (dataset or path)
     )
     if dataset or path:
         from amend.cli.datasets import dataset_requests
@@ -83,7 +94,7 @@ def abilities(
     if len(edit_requests) < largest:
         raise typer.BadParameter(f"{len(edit_requests)} request(s) for counts up to {largest}")
     setup = EditSetup(method, method_config(method, lm_model, parse_overrides(set_, config)), cache_dir)
-    build = _suite(lm_model, edit_requests, largest, ability, harness, harness_include, harness_limit, size, seed)
+    build = _suite(lm_model, edit_requests, held_out, ability, harness, harness_include, harness_limit, size, seed)
     run = run_abilities(lm_model, tokenizer, edit_requests[:largest], setup, build, settings)
     run.extra["threads"] = used_threads
     _print(run)
@@ -92,7 +103,7 @@ def abilities(
     console.print(f"results written to {saved}; plot {figure}")
 
 
-def _suite(model, requests, largest, names, harness, include, limit, size, seed):
+def _suite(model, requests, held_out, names, harness, include, limit, size, seed):
     """A function of the unedited model's view that builds the chosen abilities (known facts are selected by it)."""
     from amend.abilities import TEXT_ABILITIES, WORLD_ABILITIES, text_abilities, world_abilities
     from amend.abilities.suites import world_facts
@@ -103,14 +114,14 @@ def _suite(model, requests, largest, names, harness, include, limit, size, seed)
     if bed is not None and bed.name == "vision_world":
         raise typer.BadParameter("abilities of vision-language models are not measured yet (text models only)")
     chosen = list(names) if names else ([] if harness else list(WORLD_ABILITIES if world else TEXT_ABILITIES))
-    edited = requests[:largest]
+    edited = requests[:held_out]
 
     def build(lm):
         built = []
         if chosen and world is not None:
             built += world_abilities(world, world_facts(world, edited), chosen, size, seed)
         elif chosen:
-            built += text_abilities(lm, requests[largest:], edited, chosen, size, seed)
+            built += text_abilities(lm, requests[held_out:], edited, chosen, size, seed)
         if harness:
             from amend.abilities.harness import HarnessAbility
 
