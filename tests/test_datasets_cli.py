@@ -129,3 +129,4 @@ def test_evaluate_refuses_a_dataset_only_when_no_task_reads_its_requests(tmp_pat
     assert datasets.dataset_format(dataset).produces == kind
     result = CliRunner().invoke(app, ["evaluate", "--model", "x", "--dataset", dataset, "--path", str(tmp_path)])
     assert result.exit_code != 0 and f"no evaluation task reads {kind} requests" in str(result.exception)
+    assert "amend documents" in str(result.exception)

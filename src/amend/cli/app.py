@@ -15,6 +15,7 @@ from amend.cli.abilities import abilities, plot_abilities_command
 from amend.cli.common import ThreadsOption, set_threads, wide_console, writable_dir
 from amend.cli.datasets import DatasetOption
 from amend.cli.datasets import validate as validate_dataset
+from amend.cli.documents import documents
 from amend.cli.world import world_app
 from amend.errors import AmendError, ConfigError
 
@@ -34,6 +35,7 @@ app.add_typer(world_app, name="world")
 app.command("validate")(validate_dataset)
 app.command("abilities")(abilities)
 app.command("plot-abilities")(plot_abilities_command)
+app.command("documents")(documents)
 
 STATS_HELP = (
     "LAYER=FILE: that layer's key second moment from a file instead of computed (repeatable): an original "

@@ -57,23 +57,28 @@ def report(loaded) -> None:
         console.print(f"  [red]invalid[/] {escape(str(error).removeprefix(f'{loaded.source}: '))}")
 
 
-def dataset_requests(dataset: str, path: Path, pairs: list[str] | None, skip_invalid: bool, task: str | None) -> list:
-    """The requests of a dataset file for evaluation by ``task``; bad records stop the run unless
-    ``skip_invalid``. A dataset is refused, before its file is read, only when no task reads its request kind or the
-    chosen task reads another."""
+def dataset_requests(
+    dataset: str, path: Path, pairs: list[str] | None, skip_invalid: bool, task: str | None, kind: str | None = None
+) -> list:
+    """The requests of a dataset file for evaluation by ``task`` (or, given ``kind``, by a command that reads
+    requests of that kind itself); bad records stop the run unless ``skip_invalid``. A dataset is refused, before its
+    file is read, when no task reads its request kind, the chosen task reads another, or it is not of ``kind``."""
     from amend.datasets import dataset_format, read
     from amend.evaluation.tasks import tasks_reading
+    from amend.requests import DOCUMENT
 
-    kind = dataset_format(dataset).produces
-    readers = tasks_reading(kind)
+    produces = dataset_format(dataset).produces
+    if kind is not None and produces != kind:
+        raise ConfigError(f"dataset {dataset!r} holds {produces} requests, not {kind} requests")
+    readers = tasks_reading(produces) if kind is None else [None]
     if not readers:
+        hint = "amend documents evaluates them" if produces == DOCUMENT else "read them with amend.datasets.load"
         raise ConfigError(
-            f"dataset {dataset!r} holds {kind} requests, and no evaluation task reads {kind} requests yet "
-            "(read them with amend.datasets.load)"
+            f"dataset {dataset!r} holds {produces} requests, and no evaluation task reads {produces} requests ({hint})"
         )
     if task is not None and task not in readers:
         raise ConfigError(
-            f"dataset {dataset!r} holds {kind} requests, which task {task!r} does not read; use --task {readers[0]}"
+            f"dataset {dataset!r} holds {produces} requests, which task {task!r} does not read; use --task {readers[0]}"
         )
     loaded = read(dataset, path, **parse_options(pairs))
     if loaded.invalid and not skip_invalid:

@@ -5,7 +5,7 @@ from typing import Any
 from torch import nn
 
 from amend.lm.base import LanguageModel, Prompt, Scored, VisualPrompt, prompt_text
-from amend.lm.contextual import ContextualLM, all_facts
+from amend.lm.contextual import ContextualLM, all_facts, asked_prompt
 from amend.lm.hf_causal import CausalLM
 from amend.lm.vision import VisionLM
 from amend.prompting import encoder_of
@@ -40,6 +40,7 @@ __all__ = [
     "VisionLM",
     "VisualPrompt",
     "all_facts",
+    "asked_prompt",
     "language_model",
     "prompt_record",
     "prompt_text",

@@ -27,24 +27,30 @@ class ContextualLM:
         self.context = context
 
     def score(self, pairs: Sequence[tuple[Prompt, str]]) -> list[Scored]:
-        return self.base.score([(self._with_context(prompt), answer) for prompt, answer in pairs])
+        return self.base.score([(self.asked(prompt), answer) for prompt, answer in pairs])
 
     def generate(
         self, prompts: Sequence[Prompt], max_new_tokens: Sequence[int], *, top_k: int | None = None, seed: int = 0
     ) -> list[str]:
-        contextual = [self._with_context(prompt) for prompt in prompts]
+        contextual = [self.asked(prompt) for prompt in prompts]
         return self.base.generate(contextual, max_new_tokens, top_k=top_k, seed=seed)
 
     def decode(self, ids: Sequence[int]) -> str:
         return self.base.decode(ids)
 
-    def _with_context(self, prompt: Prompt) -> Prompt:
+    def asked(self, prompt: Prompt) -> Prompt:
+        """The prompt the wrapped model is asked instead of ``prompt``."""
         rewritten = self.context(prompt_text(prompt))
         if rewritten is None:
             return prompt
         if isinstance(prompt, VisualPrompt):
             return VisualPrompt(rewritten, prompt.image)
         return rewritten
+
+
+def asked_prompt(lm: LanguageModel, prompt: Prompt) -> Prompt:
+    """What ``lm`` asks its network for ``prompt``: the rewritten prompt of a :class:`ContextualLM`, else itself."""
+    return lm.asked(prompt) if isinstance(lm, ContextualLM) else prompt
 
 
 def all_facts(model: nn.Module, memory: str = "default", separator: str = " ") -> Context:

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 from amend.requests.base import DOCUMENT
+from amend.requests.text import EditRequest
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,9 @@ class DocumentRequest:
         marked_source: The article as numbered sentences with a ``[CONTEXT]`` block of evidence (``inputs``).
         marked_target: The update written as references to kept sentences and new text (``targets``).
         page_ids: The Wikipedia page ids (``id``).
+        facts: The evidence as structured edit requests, when known (the document world's triples): what
+            locate-then-edit methods such as MEMIT write as one batch. Without them a method is given one request
+            per evidence passage (:func:`amend.evaluation.documents.fact_requests`).
         id: The record id used in error messages and reports.
     """
 
@@ -32,6 +36,7 @@ class DocumentRequest:
     marked_source: str | None = None
     marked_target: str | None = None
     page_ids: tuple[int, ...] = ()
+    facts: tuple[EditRequest, ...] = ()
     id: str | int | None = None
 
     kind: ClassVar[str] = DOCUMENT
@@ -41,7 +46,9 @@ class DocumentRequest:
         return self.id if self.id is not None else self.title
 
     def to_dict(self) -> dict[str, Any]:
-        return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
+        record = {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
+        record["facts"] = [fact.to_dict() for fact in self.facts]
+        return record
 
     @classmethod
     def from_dict(cls, record: dict[str, Any]) -> DocumentRequest:
@@ -49,4 +56,5 @@ class DocumentRequest:
         values = {key: value for key, value in record.items() if key != "kind"}
         for name in ("evidence", "retrieved_evidence", "page_ids"):
             values[name] = tuple(values.get(name, ()))
+        values["facts"] = tuple(EditRequest.from_dict(fact) for fact in values.get("facts", ()))
         return cls(**values)

@@ -35,9 +35,12 @@ class IkeConfig(ContextualConfig):
     pool_seed: int = option(1, "Seed of the testbed's pool (its test requests are drawn with seed 0).")
     demo_template: str = option("New Fact: {fact}\nPrompt: {prompt}", "One demonstration ({fact}, {prompt}).")
     separator: str = option("\n\n", "Between demonstrations.")
+    facts_per_query: int = option(
+        1, "Stored facts nearest the query put in its prompt as one new fact, nearest last (document edits: all)."
+    )
     seed: int = option(0, "Seed of the shuffle that gives the demonstrations their types.")
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.demonstrations < 0 or self.pool_size < 1:
-            raise ConfigError("demonstrations must be ≥ 0 and pool_size ≥ 1")
+        if self.demonstrations < 0 or self.pool_size < 1 or self.facts_per_query < 1:
+            raise ConfigError("demonstrations must be ≥ 0, pool_size and facts_per_query ≥ 1")

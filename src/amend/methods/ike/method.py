@@ -69,10 +69,10 @@ class InContext:
         self._demos: dict[str, list[str]] = {}
 
     def __call__(self, query: str) -> str | None:
-        hits = self.index.search(query, 1, self.config.retrieval)
+        hits = self.index.search(query, self.config.facts_per_query, self.config.retrieval)
         if not hits:
             return None
-        fact, config = hits[0].text, self.config
+        fact, config = " ".join(hit.text for hit in reversed(hits)), self.config
         if fact not in self._demos:
             self._demos[fact] = (
                 self.pool.for_fact(fact, config.demonstrations, config.demo_template, config.seed) if self.pool else []
