@@ -253,8 +253,7 @@ def evaluate_documents(
             {"id": request.record_id, "facts": len(evidence), "edit_seconds": edit_seconds}
             | {k: values[k] for k in ("DR", "DE", "ER", "EE", "RSE", "ESE")}
         )
-        run.samples.append(
-            {"id": request.record_id, "asked": asked, "generation": generation, "prediction": predicted, **values}
-        )
+        sample = {"id": request.record_id, "source": request.source, "target": request.target, "evidence": evidence}
+        run.samples.append(sample | {"asked": asked, "generation": generation, "prediction": predicted, **values})
     run.summary = summarise(scores, facts)
     return run
