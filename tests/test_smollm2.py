@@ -111,3 +111,22 @@ def test_the_memit_family_gets_settings_that_write_on_this_model(smollm2):
     assert width == 1536 and memit.mom2_weight(width) == pytest.approx(15000 * 1536 / 14336)  # Llama-3-8B's, scaled
     assert (memit.v_lr, memit.context_templates, memit.layers) == (0.5, (), (4, 5, 6, 7, 8))
     assert (alphaedit.threshold_mode, alphaedit.nullspace_threshold) == ("relative", 0.01)
+
+
+def test_docmedit_sample_records_on_the_real_model_with_a_chat_prompt_and_ike(smollm2):
+    from amend.datasets import load as load_dataset
+    from amend.editing import method_config
+    from amend.evaluation.documents import DocumentSettings, evaluate_documents
+    from amend.evaluation.runner import EditSetup
+
+    model, tokenizer = smollm2[0], smollm2[1]
+    docs = load_dataset("docmedit", pathlib.Path(__file__).parent / "data" / "docmedit.jsonl")
+    settings = DocumentSettings(variant="chat", max_new_tokens=24, progress=False)
+    run = evaluate_documents(model, tokenizer, docs, None, settings)
+    assert "<|im_start|>system" in run.samples[0]["asked"] and "Evidences: (0)" in run.samples[0]["asked"]
+    assert all(sample["generation"].strip() for sample in run.samples)  # the instruction model writes something
+    ike = method_config("ike", model, {"demonstrations": 0, "facts_per_query": 5})
+    settings = DocumentSettings(variant="one_shot", max_new_tokens=8, progress=False)
+    in_context = evaluate_documents(model, tokenizer, docs[1:], EditSetup("ike", ike), settings)
+    assert "Ellery Bridge opened in 2024" in in_context.samples[0]["asked"]
+    assert in_context.summary["ER"]["n"] == 2
