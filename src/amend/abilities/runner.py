@@ -9,7 +9,6 @@ are saved after every checkpoint, and ``resume=True`` continues from the last on
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import time
@@ -24,7 +23,7 @@ from amend.abilities.base import Ability
 from amend.changes import revert_all
 from amend.editing import Editor, as_requests
 from amend.errors import ConfigError, RunMismatch
-from amend.evaluation.report import run_metadata
+from amend.evaluation.report import run_metadata, save_run
 from amend.evaluation.runner import EditSetup, describe
 from amend.evaluation.sequential import setting_differences
 from amend.lm import LanguageModel, language_model
@@ -113,15 +112,7 @@ class AbilityRun:
 
     def save(self, out_dir: str | Path) -> Path:
         """Write ``abilities_<date>.json`` and ``samples_<date>.jsonl`` into ``out_dir``; returns the first."""
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        stamp = dt.datetime.now().strftime("%Y-%m-%dT%H-%M-%S")
-        path = out_dir / f"abilities_{stamp}.json"
-        path.write_text(json.dumps(self.to_dict(), indent=2, default=str))
-        with (out_dir / f"samples_{stamp}.jsonl").open("w") as file:
-            for sample in self.samples:
-                file.write(json.dumps(sample, default=str) + "\n")
-        return path
+        return save_run(out_dir, "abilities", self.to_dict(), self.samples)
 
 
 AbilitiesLike = Sequence[Ability] | Callable[[LanguageModel], Sequence[Ability]]

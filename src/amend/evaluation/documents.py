@@ -18,8 +18,6 @@ the next document. The prompt is one of the reference's formats (:data:`PROMPT_V
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import json
 import math
 import time
 from collections.abc import Sequence
@@ -34,7 +32,7 @@ from amend.architectures import anatomy
 from amend.errors import ConfigError, RecordError
 from amend.evaluation.entities import entity_extractor
 from amend.evaluation.metrics.documents import DocumentMetricSettings, score_document, summarise
-from amend.evaluation.report import run_metadata
+from amend.evaluation.report import run_metadata, save_run
 from amend.evaluation.runner import EditSetup, describe
 from amend.lm import asked_prompt, language_model, prompt_text
 from amend.methods import load_method
@@ -194,16 +192,8 @@ class DocumentRun:
 
     def save(self, out_dir: str | Path) -> Path:
         """Write ``documents_<date>.json`` (metadata, summary, records) and ``samples_<date>.jsonl``."""
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        stamp = dt.datetime.now().strftime("%Y-%m-%dT%H-%M-%S")
         results = {**run_metadata(), **{k: v for k, v in dataclasses.asdict(self).items() if k != "samples"}}
-        path = out_dir / f"documents_{stamp}.json"
-        path.write_text(json.dumps(results, indent=2, default=str))
-        with (out_dir / f"samples_{stamp}.jsonl").open("w") as file:
-            for sample in self.samples:
-                file.write(json.dumps(sample, default=str) + "\n")
-        return path
+        return save_run(out_dir, "documents", results, self.samples)
 
 
 def evaluate_documents(

@@ -93,9 +93,6 @@ class EvalResult:
         ``summary`` and ``pre_summary`` ({metric: {protocol: {mean, records, prompts}}}), ``records`` (per record:
         id, edit_seconds, metric means), ``extra``.
         """
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        stamp = dt.datetime.now().strftime("%Y-%m-%dT%H-%M-%S")
         results = {
             **run_metadata(),
             "model": self.model,
@@ -108,12 +105,7 @@ class EvalResult:
             "records": self.records,
             "extra": self.extra,
         }
-        path = out_dir / f"results_{stamp}.json"
-        path.write_text(json.dumps(results, indent=2, default=str))
-        with (out_dir / f"samples_{stamp}.jsonl").open("w") as samples:
-            for sample in self.samples:
-                samples.write(json.dumps(sample, default=str) + "\n")
-        return path
+        return save_run(out_dir, "results", results, self.samples)
 
     def table(self) -> Table:
         table = Table(title=f"{self.method} · {self.mode} · {len(self.records)} records")
@@ -131,6 +123,20 @@ class EvalResult:
                 cells.append(text)
             table.add_row(name, *cells)
         return table
+
+
+def save_run(out_dir: str | Path, name: str, results: dict[str, Any], samples: Sequence[dict[str, Any]]) -> Path:
+    """Write ``<name>_<date>.json`` and ``samples_<date>.jsonl`` (one sample per line) into ``out_dir``; returns the
+    first. The date stamp has seconds, so runs saved into one folder keep their files apart."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y-%m-%dT%H-%M-%S")
+    path = out_dir / f"{name}_{stamp}.json"
+    path.write_text(json.dumps(results, indent=2, default=str))
+    with (out_dir / f"samples_{stamp}.jsonl").open("w") as file:
+        for sample in samples:
+            file.write(json.dumps(sample, default=str) + "\n")
+    return path
 
 
 def run_metadata() -> dict[str, Any]:
