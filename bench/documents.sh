@@ -19,6 +19,7 @@ declare -A RUNS=(
   [chat]="--method unedited --variant chat"
   [ike]="--method ike --set demonstrations=0 --set facts_per_query=5"
   [scr]="--method scr"
+  [scr-nojudge]="--method scr --set judge=false"
   [ft-l]="--method ft-l"
   [ft-m]="--method ft-m --set lr=0.01 --set norm_constraint=0"
   [lora]="--method lora"
@@ -26,8 +27,8 @@ declare -A RUNS=(
   [rome]="--method rome"
 )
 case "$testbed" in
-world) N=${N:-50}; source=(--testbed world); labels_all="unedited ike scr ft-l ft-m lora memit rome" ;;
-smollm2) N=${N:-15}; labels_all="unedited evidence chat ike scr ft-l ft-m lora memit"
+world) N=${N:-50}; source=(--testbed world); labels_all="unedited ike scr scr-nojudge ft-l ft-m lora memit rome" ;;
+smollm2) N=${N:-15}; labels_all="unedited evidence chat ike scr scr-nojudge ft-l ft-m lora memit"
   mkdir -p runs/documents
   for f in $FACTS; do
     file=runs/documents/smollm2-sheets-f$f.json
