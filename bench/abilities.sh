@@ -18,7 +18,8 @@ shift || true
 methods=(${*:-$METHODS_ALL})
 [ "${REVERSE:-no}" = yes ] && methods=($(printf '%s\n' "${methods[@]}" | tac))
 case "$testbed" in
-world) source=(--testbed world); COUNTS=${COUNTS:-"1 5 10 20 50 100 500 1000"} ;;
+# (--held-out 1000: a run stopped at fewer edits asks the same items as the runs to 1,000)
+world) source=(--testbed world --held-out 1000); COUNTS=${COUNTS:-"1 5 10 20 50 100 500 1000"} ;;
 # the records after the last count are the known facts and fluency prompts: 500 of the 1,000
 # (--held-out 500 keeps those items when a run stopped at a smaller count is resumed with more)
 smollm2) source=(--testbed smollm2 --requests runs/smollm2/sequential1000.json --held-out 500)
