@@ -3,7 +3,7 @@
 # document (FACTS, default 1 2 3 5), one `amend documents` run each, written under runs/documents/.
 #
 #   bench/documents.sh world [LABEL ...]     # N (50) biography updates of the world model ("continue" prompts)
-#   bench/documents.sh smollm2 [LABEL ...]   # N (15) fact sheets from the CounterFact records SmolLM2 knows
+#   bench/documents.sh smollm2 [LABEL ...]   # N (10) fact sheets from the CounterFact records SmolLM2 knows
 #                                            # (runs/smollm2/known.json, made by bench/smollm2.sh data)
 #   .venv/bin/python bench/documents_table.py world   # the tables and docs/documents-world.png
 #
@@ -28,7 +28,7 @@ declare -A RUNS=(
 )
 case "$testbed" in
 world) N=${N:-50}; source=(--testbed world); labels_all="unedited ike scr scr-nojudge ft-l ft-m lora memit rome" ;;
-smollm2) N=${N:-15}; labels_all="unedited evidence chat ike scr scr-nojudge ft-l ft-m lora memit"
+smollm2) N=${N:-10}; labels_all="unedited evidence chat ike scr ft-m lora memit"
   mkdir -p runs/documents
   for f in $FACTS; do
     file=runs/documents/smollm2-sheets-f$f.json
