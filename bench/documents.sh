@@ -24,11 +24,12 @@ declare -A RUNS=(
   [ft-m]="--method ft-m --set lr=0.01 --set norm_constraint=0"
   [lora]="--method lora"
   [memit]="--method memit"
+  [memit-each]="--method memit --facts-per-edit 1"
   [rome]="--method rome"
 )
 case "$testbed" in
-world) N=${N:-50}; source=(--testbed world); labels_all="unedited ike scr scr-nojudge ft-l ft-m lora memit rome" ;;
-smollm2) N=${N:-10}; labels_all="unedited evidence chat ike scr ft-m lora memit"
+world) N=${N:-50}; source=(--testbed world); labels_all="unedited ike scr scr-nojudge ft-l ft-m lora memit memit-each rome" ;;
+smollm2) N=${N:-10}; labels_all="unedited chat ike scr ft-m lora memit"
   mkdir -p runs/documents
   for f in $FACTS; do
     file=runs/documents/smollm2-sheets-f$f.json

@@ -142,6 +142,24 @@ def test_an_edit_of_the_documents_facts_makes_the_world_model_write_them(world):
     assert not math.isnan(edited.summary["DR"]["value"])
 
 
+def test_facts_per_edit_edits_a_documents_facts_one_batch_at_a_time(world, monkeypatch):
+    doc = world_documents(1, 3, world=world.world)[0]
+    settings = DocumentSettings(variant="continue", max_new_tokens=2, facts_per_edit=2, progress=False)
+    setup = EditSetup("grace", method_config("grace", world.model, {}))
+    editor_calls = []
+    original = EditSetup.editor
+
+    def counting(self, model, tokenizer, progress=False):
+        editor = original(self, model, tokenizer, progress)
+        edit = editor.edit
+        editor.edit = lambda requests: editor_calls.append(len(requests)) or edit(requests)
+        return editor
+
+    monkeypatch.setattr(EditSetup, "editor", counting)
+    evaluate_documents(world.model, world.tokenizer, [doc], setup, settings)
+    assert editor_calls == [2, 1]
+
+
 def test_cli_documents_on_the_world_writes_results_and_samples(tmp_path):
     from typer.testing import CliRunner
 

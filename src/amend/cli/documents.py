@@ -54,6 +54,9 @@ def documents(
     rule: Annotated[str, typer.Option(help="Additions: 'source' (the reference) or 'sentence'.")] = "source",
     threshold: Annotated[float, typer.Option(help="TF-IDF cosine below which a sentence is an addition.")] = 0.7,
     stemmer: Annotated[bool, typer.Option(help="ROUGE-L with the Porter stemmer.")] = True,
+    facts_per_edit: Annotated[
+        int | None, typer.Option(min=1, help="Edit a document's facts in batches of this many (default: one batch).")
+    ] = None,
     out: Annotated[Path, typer.Option(help="Folder for documents_<date>.json and samples.")] = Path("runs/documents"),
     device: Annotated[str, typer.Option(help="torch device.")] = "cpu",
     threads: ThreadsOption = None,
@@ -79,6 +82,7 @@ def documents(
         max_new_tokens=max_new_tokens,
         metrics=DocumentMetricSettings(threshold, rule, stemmer),
         entities=entities,
+        facts_per_edit=facts_per_edit,
     )
     setup = None
     if method != UNEDITED:

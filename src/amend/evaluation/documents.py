@@ -76,6 +76,9 @@ class DocumentSettings:
         stop: The generation is cut at the first occurrence (a blank line: the one-shot format's next article).
         metrics: Addition threshold and rule, ROUGE stemmer.
         entities: The entity extractor (:func:`amend.evaluation.entities.entity_extractor`).
+        facts_per_edit: The document's facts are edited in batches of this many, one after another (None: all in
+            one batch). MEMIT solves one batch jointly, and facts sharing a subject share its keys: 1 edits them
+            one at a time instead.
         progress: Show a progress bar.
     """
 
@@ -87,6 +90,7 @@ class DocumentSettings:
     stop: str = "\n\n"
     metrics: DocumentMetricSettings = field(default_factory=DocumentMetricSettings)
     entities: str = "auto"
+    facts_per_edit: int | None = None
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -96,6 +100,8 @@ class DocumentSettings:
             raise ConfigError(f"evidence source must be one of {', '.join(EVIDENCE_SOURCES)}")
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise ConfigError("max_new_tokens must be positive")
+        if self.facts_per_edit is not None and self.facts_per_edit < 1:
+            raise ConfigError("facts_per_edit must be positive")
 
     def to_dict(self) -> dict[str, Any]:
         record = dataclasses.asdict(self)
@@ -216,13 +222,16 @@ def evaluate_documents(
     config = {} if setup is None else setup.config.to_dict()
     run = DocumentRun(method, config, settings.to_dict(), describe(model), extractor.name)
     context = anatomy(model).context_length
-    scores, facts = [], []
+    scores, fact_counts = [], []
     for request in tqdm(requests, desc=f"{method} documents", disable=not settings.progress):
         prompt = document_prompt(request, settings, tokenizer)
         edit_seconds = 0.0
         if editor is not None:
             started = time.perf_counter()
-            editor.edit(fact_requests(request))
+            edits = fact_requests(request)
+            size = settings.facts_per_edit or len(edits)
+            for start in range(0, len(edits), size):
+                editor.edit(edits[start : start + size])
             edit_seconds = time.perf_counter() - started
         try:
             asked = prompt_text(asked_prompt(observed, prompt))
@@ -237,7 +246,7 @@ def evaluate_documents(
         evidence = [evidence_text(e) for e in request.evidence]
         score = score_document(request.source, request.target, predicted, evidence, extractor, settings.metrics)
         scores.append(score)
-        facts.append(len(evidence))
+        fact_counts.append(len(evidence))
         values = score.to_dict()
         run.records.append(
             {"id": request.record_id, "facts": len(evidence), "edit_seconds": edit_seconds}
@@ -245,5 +254,5 @@ def evaluate_documents(
         )
         sample = {"id": request.record_id, "source": request.source, "target": request.target, "evidence": evidence}
         run.samples.append(sample | {"asked": asked, "generation": generation, "prediction": predicted, **values})
-    run.summary = summarise(scores, facts)
+    run.summary = summarise(scores, fact_counts)
     return run
