@@ -17,7 +17,20 @@ import re
 from pathlib import Path
 
 METRICS = ("DR", "DE", "ER", "EE", "RSE", "ESE")
-ORDER = ("unedited", "evidence", "chat", "ike", "scr", "scr-nojudge", "ft-l", "ft-m", "lora", "memit", "memit-each", "rome")
+ORDER = (
+    "unedited",
+    "evidence",
+    "chat",
+    "ike",
+    "scr",
+    "scr-nojudge",
+    "ft-l",
+    "ft-m",
+    "lora",
+    "memit",
+    "memit-each",
+    "rome",
+)
 
 
 def load(testbed: str) -> dict[str, dict[int, dict]]:
