@@ -217,3 +217,20 @@ def test_fact_sheets_keep_true_facts_and_add_other_records_new_objects(world):
     assert [d.source for d in fewer] == [d.source for d in docs]  # only the update differs with the fact count
     with pytest.raises(ValueError, match="need 50 records"):
         fact_sheet_documents(requests, 10, 3, kept=2)
+
+
+def test_cli_reads_amends_own_document_files_and_names_a_bad_record(world, tmp_path):
+    from typer.testing import CliRunner
+
+    from amend.cli.app import app
+
+    docs = world_documents(2, 1, seed=7, world=world.world)
+    path = tmp_path / "docs.json"
+    path.write_text(json.dumps([{"kind": "document", **d.to_dict()} for d in docs]))
+    assert datasets.load("amend-documents", path) == docs
+    args = ["documents", "--testbed", "world", "--requests", str(path), "--max-new-tokens", "4", "--threads", "1"]
+    result = CliRunner().invoke(app, [*args, "--entities", "capitalized", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    path.write_text(json.dumps([{"kind": "document", **docs[0].to_dict(), "colour": "red"}]))
+    bad = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "bad")])
+    assert bad.exit_code != 0 and "record 0" in str(bad.exception) and "colour" in str(bad.exception)

@@ -147,6 +147,15 @@ BUILT = {
     },
     "mmedit-e-vqa": _MMEDIT,
     "mmedit-e-ic": {**_MMEDIT, "src": "a photo of", "alt": "A couple trays of cookies on a counter."},
+    "amend-documents": {
+        "kind": "document",
+        "title": "Ada",
+        "source": "Ada speaks English.",
+        "target": "Ada speaks English. She lives in Utrecht.",
+        "evidence": ["Ada moved to Utrecht."],
+        "facts": [{"prompt": "{} lives in", "subject": "Ada", "target_new": "Utrecht"}],
+        "id": "d-1",
+    },
 }
 
 
@@ -155,6 +164,7 @@ def valid_records(name: str) -> tuple[Any, ...]:
     """Valid records of format ``name``: real ones where a sample exists, and the built-in one."""
     samples: dict[str, Callable[[], list[Any]]] = {
         "amend": list,
+        "amend-documents": list,
         "counterfact": lambda: _json_records(HERE / "counterfact_nested.json"),
         "counterfact-easyedit": lambda: _json_records(SHARED / "counterfact-easyedit/counterfact-val.first300.json"),
         "zsre": lambda: _json_records(SHARED / "zsre-mend/zsre_mend_train-1k.first300.json"),
@@ -412,6 +422,7 @@ FORMATS = [
     "mmedit-e-ic",
     "okedit",
     "docmedit",
+    "amend-documents",
 ]
 
 

@@ -97,6 +97,7 @@ DATASETS: Registry[Any] = Registry(
     "dataset",
     {
         "amend": "amend.datasets.formats:AMEND",
+        "amend-documents": "amend.datasets.formats:AMEND_DOCUMENTS",
         "counterfact": "amend.datasets.formats:COUNTERFACT",
         "counterfact-easyedit": "amend.datasets.formats:COUNTERFACT_EASYEDIT",
         "zsre": "amend.datasets.formats:ZSRE",

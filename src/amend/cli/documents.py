@@ -94,7 +94,7 @@ def documents(
 
 def _documents(model, dataset, path, options, requests, facts, num, seed):
     from amend.cli.datasets import dataset_requests
-    from amend.cli.loading import load_requests
+    from amend.datasets import load as load_dataset
     from amend.testbeds import testbed_of
 
     if dataset or path:
@@ -102,7 +102,7 @@ def _documents(model, dataset, path, options, requests, facts, num, seed):
             raise typer.BadParameter("--dataset and --path go together")
         docs = dataset_requests(dataset, path, options or [], False, None, kind="document")
     elif requests:
-        docs = load_requests(requests)
+        docs = load_dataset("amend-documents", requests)
     else:
         bed = testbed_of(model)
         if bed is None or bed.name != "world":

@@ -36,6 +36,9 @@ class Format:
 _IMAGE_ROOTS = ("image_root", "rephrase_root")
 
 AMEND = Format("amend.datasets.native:parse", "amend's own request files (EditRequest.to_dict)", id_key="id")
+AMEND_DOCUMENTS = Format(
+    "amend.datasets.native:parse_documents", "amend's own document files (DocumentRequest.to_dict)", DOCUMENT, "id"
+)
 COUNTERFACT = Format(
     "amend.datasets.counterfact:parse_nested",
     "CounterFact, ROME/MEMIT nested format (counterfact.json, multi_counterfact.json)",
