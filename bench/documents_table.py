@@ -38,9 +38,10 @@ def load(testbed: str) -> dict[str, dict[int, dict]]:
     for folder in sorted(Path("runs/documents").glob(f"{testbed}-*-f*")):
         match = re.fullmatch(rf"{testbed}-(.+)-f(\d+)", folder.name)
         files = sorted(folder.glob("documents_*.json"))
-        if match and files:
+        samples = sorted(folder.glob("samples_*.jsonl"))
+        if match and files and samples:  # a run that did not finish has no samples
             run = json.loads(files[-1].read_text())
-            run["samples_file"] = str(sorted(folder.glob("samples_*.jsonl"))[-1])
+            run["samples_file"] = str(samples[-1])
             runs.setdefault(match.group(1), {})[int(match.group(2))] = run
     return dict(sorted(runs.items(), key=lambda kv: ORDER.index(kv[0]) if kv[0] in ORDER else len(ORDER)))
 
