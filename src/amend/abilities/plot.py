@@ -56,6 +56,7 @@ def plot_abilities(runs: Sequence[dict], out: str | Path, labels: Sequence[str] 
         if key == "muted" or _unit(runs, name) != "fluency":  # shares: one scale, so panels compare at a glance
             axis.set_ylim(-0.02, 1.02)
         axis.set_xscale("symlog", linthresh=1)
+        axis.set_xlim(left=0)  # no negative ticks: counts start at 0 edits
         axis.set_xlabel("edits so far", fontsize=8)
         axis.grid(alpha=0.3)
     for axis in list(axes.flat)[len(drawn) :]:
