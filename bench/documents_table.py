@@ -47,20 +47,19 @@ def load(testbed: str) -> dict[str, dict[int, dict]]:
 
 
 def rescored(run: dict) -> dict[str, float]:
-    """DR and ER of the saved predictions with the per-sentence addition rule (same threshold and stemmer)."""
-    from amend.evaluation.metrics.documents import DocumentMetricSettings, additions, rouge_l
+    """DR and ER of the saved predictions with the per-sentence addition rule (same threshold and stemmer); neither
+    reads entities, so none are extracted."""
+    from amend.evaluation.metrics.documents import DocumentMetricSettings, score_document, summarise
 
     metrics = run["settings"]["metrics"]
     settings = DocumentMetricSettings(metrics["threshold"], "sentence", metrics["stemmer"])
-    dr, er = [], []
-    for line in Path(run["samples_file"]).read_text().splitlines():
-        sample = json.loads(line)
-        wanted = additions(sample["source"], sample["target"], settings.threshold, settings.rule)
-        added = additions(sample["source"], sample["prediction"], settings.threshold, settings.rule)
-        if wanted:
-            dr.append(rouge_l(" ".join(wanted), " ".join(added), settings.stemmer))
-        er += [max((rouge_l(f, a, settings.stemmer) for a in added), default=0.0) for f in sample["evidence"]]
-    return {"DR": sum(dr) / len(dr) if dr else math.nan, "ER": sum(er) / len(er) if er else math.nan}
+    samples = [json.loads(line) for line in Path(run["samples_file"]).read_text().splitlines()]
+    scores = [
+        score_document(s["source"], s["target"], s["prediction"], s["evidence"], lambda _: frozenset(), settings)
+        for s in samples
+    ]
+    summary = summarise(scores, [len(s["evidence"]) for s in samples])
+    return {"DR": summary["DR"]["value"], "ER": summary["ER"]["value"]}
 
 
 def cell(entry: dict) -> str:

@@ -13,12 +13,12 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from amend.requests import DocumentRequest, EditRequest
+from amend.requests import DocumentRequest, EditRequest, sentence
 
 
 def fact_sentence(request: EditRequest, obj: str) -> str:
     """``request``'s filled prompt and ``obj`` as one sentence."""
-    return f"{request.text} {obj.strip()}."
+    return sentence(request.prompt, request.subject, obj.strip())
 
 
 def fact_sheet_documents(

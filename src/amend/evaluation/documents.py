@@ -216,8 +216,9 @@ def evaluate_documents(
             raise RecordError(request.record_id, "kind", f"is {kind_of(request)}: document editing reads documents")
     extractor = entity_extractor(settings.entities)
     lm = language_model(model, tokenizer, progress=False)
-    method = "unedited" if setup is None else load_method(setup.method).name
-    observed = lm if setup is None else load_method(setup.method).observed(lm, model, setup.config)
+    method_cls = None if setup is None else load_method(setup.method)
+    method = "unedited" if method_cls is None else method_cls.name
+    observed = lm if method_cls is None else method_cls.observed(lm, model, setup.config)
     editor = None if setup is None else setup.editor(model, tokenizer)
     config = {} if setup is None else setup.config.to_dict()
     run = DocumentRun(method, config, settings.to_dict(), describe(model), extractor.name)

@@ -9,7 +9,7 @@ from amend.requests.base import DOCUMENT, EDIT, MULTIMODAL, REQUEST_KINDS, Reque
 from amend.requests.document import DocumentRequest
 from amend.requests.multimodal import ImageProbe, MultimodalRequest
 from amend.requests.serialize import request_from_dict
-from amend.requests.text import PLACEHOLDER, EditRequest, Probe, Rephrase, fill
+from amend.requests.text import PLACEHOLDER, EditRequest, Probe, Rephrase, fill, sentence
 
 __all__ = [
     "DOCUMENT",
@@ -27,4 +27,5 @@ __all__ = [
     "fill",
     "kind_of",
     "request_from_dict",
+    "sentence",
 ]

@@ -24,6 +24,11 @@ def fill(template: str, text: str) -> str:
     return template.replace(PLACEHOLDER, text, 1)
 
 
+def sentence(template: str, subject: str, obj: str) -> str:
+    """A fact as a sentence: the filled template, the object, a full stop."""
+    return f"{fill(template, subject)} {obj}."
+
+
 @dataclass(frozen=True)
 class Probe:
     """An evaluation prompt with the answer it should get.

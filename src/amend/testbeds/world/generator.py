@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from amend.requests import fill
+from amend.requests import sentence
 
 # The relations whose subject is a person, in a fixed order (a person's biography holds all of them).
 PERSON_RELATIONS: tuple[str, ...] = (
@@ -312,11 +312,6 @@ class WordMaker:
 
     def _syllable(self) -> str:
         return self.rng.choice(_ONSETS) + self.rng.choice(_VOWELS) + self.rng.choice(_CODAS)
-
-
-def sentence(template: str, subject: str, obj: str) -> str:
-    """A fact as a sentence: the filled template, the object, a full stop."""
-    return f"{fill(template, subject)} {obj}."
 
 
 __all__ = [
