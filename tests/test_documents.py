@@ -21,7 +21,7 @@ from amend.evaluation.documents import (
     prediction,
 )
 from amend.evaluation.runner import EditSetup
-from amend.requests import DocumentRequest, request_from_dict
+from amend.requests import request_from_dict
 from amend.testbeds import load as load_testbed
 from amend.testbeds.world.documents import world_documents
 
@@ -197,7 +197,8 @@ def test_documents_of_another_kind_are_refused_by_record(world):
 def test_settings_refuse_unknown_variants():
     with pytest.raises(ConfigError, match="prompt variant"):
         DocumentSettings(variant="poem")
-    assert isinstance(EXAMPLE, DocumentRequest)
+    with pytest.raises(ConfigError, match="facts_per_edit"):
+        DocumentSettings(facts_per_edit=0)
 
 
 def test_fact_sheets_keep_true_facts_and_add_other_records_new_objects(world):
